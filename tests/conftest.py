@@ -1,0 +1,22 @@
+import uuid
+
+import pytest
+
+from wirelessdata.store import create_shard
+from wirelessdata.synthetic import synthetic_block, synthetic_layout
+
+
+def write_synthetic(url, commit=True, blocks=None, **layout_kwargs):
+    """Create a synthetic shard at ``url``, write ``blocks`` (default all), commit when all are written."""
+    layout = synthetic_layout(**layout_kwargs)
+    shard = create_shard(url, layout)
+    for b in range(layout.num_blocks) if blocks is None else blocks:
+        shard.write_block(b, synthetic_block(layout, b))
+    if commit:
+        shard.commit({})
+    return shard, layout
+
+
+@pytest.fixture
+def memory_url():
+    return f"memory://{uuid.uuid4().hex}/shard.zarr"

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import write_synthetic
+
+from wirelessdata.errors import StoreError
+from wirelessdata.store import create_shard, open_shard
+from wirelessdata.synthetic import synthetic_block, synthetic_layout
+
+
+def test_shard_opens_with_plain_xarray(tmp_path):
+    url = str(tmp_path / "a.zarr")
+    _, layout = write_synthetic(url, num_samples=20, block_size=8)
+    ds = xr.open_zarr(url)
+    assert ds.csi.dims == ("sample", "time", "subcarrier", "bs_ant", "ue_ant")
+    assert ds.csi.dtype == np.complex64
+    assert ds.csi.shape == (20, 4, 8, 4, 1)
+    assert "sample_id" in ds.coords and ds.sample_id.dtype == np.uint64
+    assert ds.time.attrs["units"] == "s" and ds.subcarrier.attrs["units"] == "Hz"
+    assert ds.attrs["status"] == "complete" and ds.attrs["schema"] == "wirelessdata.csi"
+    for name, var in ds.variables.items():
+        assert "units" in var.attrs and "long_name" in var.attrs, name
+    expect = np.concatenate([synthetic_block(layout, b)["csi"] for b in range(layout.num_blocks)])
+    np.testing.assert_array_equal(ds.csi.values, expect)
+
+
+def test_chunks_never_cross_blocks(tmp_path):
+    url = str(tmp_path / "a.zarr")
+    shard, layout = write_synthetic(url, num_samples=30, block_size=12, sizes={"subcarrier": 64})
+    for _, arr in shard.group.arrays():
+        if arr.metadata.dimension_names[0] == "sample":
+            assert layout.block_size % arr.chunks[0] == 0, arr.path
+
+
+def test_memory_store_roundtrip(memory_url):
+    shard, _ = write_synthetic(memory_url, num_samples=10, block_size=4)
+    assert shard.status == "complete"
+    assert open_shard(memory_url).pending_blocks() == []
+
+
+def test_interrupted_run_resumes_without_rewriting(tmp_path):
+    url = str(tmp_path / "a.zarr")
+    shard, layout = write_synthetic(url, commit=False, blocks=[0, 2], num_samples=20, block_size=8)
+    before = shard.block_checksums().copy()
+    again = create_shard(url, layout)
+    assert again.pending_blocks() == [1]
+    np.testing.assert_array_equal(again.block_checksums(), before)
+    with pytest.raises(StoreError, match="1 of 3 blocks unwritten"):
+        again.commit({})
+    again.write_block(1, synthetic_block(layout, 1))
+    full, _ = write_synthetic(str(tmp_path / "b.zarr"), num_samples=20, block_size=8)
+    assert again.commit({}) == full.group.attrs["checksum"]
+
+
+def test_other_recipe_is_refused_and_overwrite_replaces(tmp_path):
+    url = str(tmp_path / "a.zarr")
+    write_synthetic(url, num_samples=10, block_size=5, seed=1)
+    other = synthetic_layout(num_samples=10, block_size=5, seed=2)
+    with pytest.raises(StoreError, match="exists with another recipe"):
+        create_shard(url, other)
+    assert open_shard(url).status == "complete"  # nothing lost
+    replaced = create_shard(url, other, overwrite=True)
+    assert replaced.pending_blocks() == [0, 1]
+
+
+def test_not_a_shard_is_refused(tmp_path):
+    import zarr
+
+    zarr.open_group(str(tmp_path / "x.zarr"), mode="w", zarr_format=3)
+    with pytest.raises(StoreError, match="not a wirelessdata shard"):
+        create_shard(str(tmp_path / "x.zarr"), synthetic_layout())
+
+
+def test_block_with_wrong_shape_or_missing_variable_is_refused(tmp_path):
+    layout = synthetic_layout(num_samples=8, block_size=4)
+    shard = create_shard(str(tmp_path / "a.zarr"), layout)
+    data = synthetic_block(layout, 0)
+    with pytest.raises(StoreError, match="variable 'csi' has shape"):
+        shard.write_block(0, {**data, "csi": data["csi"][:2]})
+    with pytest.raises(StoreError, match="missing \\['los'\\]"):
+        shard.write_block(0, {k: v for k, v in data.items() if k != "los"})
+    assert shard.pending_blocks() == [0, 1]
+
+
+def test_ragged_lidar_roundtrip(tmp_path):
+    url = str(tmp_path / "l.zarr")
+    _, layout = write_synthetic(url, num_samples=9, block_size=4, modalities=("csi", "lidar", "rgb", "radar"))
+    ds = xr.open_zarr(url)
+    blocks = [synthetic_block(layout, b) for b in range(layout.num_blocks)]
+    points = np.concatenate([b["lidar_points"] for b in blocks])
+    counts = np.concatenate([b["lidar_count"] for b in blocks])
+    got = [ds.lidar_points.values[s : s + c] for s, c in zip(ds.lidar_start.values, ds.lidar_count.values, strict=True)]
+    np.testing.assert_array_equal(np.concatenate(got), points)
+    np.testing.assert_array_equal(ds.lidar_count.values, counts)
+    assert ds.rgb.dtype == np.uint8 and ds.radar_cube.dtype == np.complex64

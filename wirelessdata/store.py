@@ -1,0 +1,449 @@
+"""Dataset shards on Zarr v3: create from the schema, write blocks into their own regions, resume, commit.
+
+A shard is one Zarr v3 group. Every array is pre-created from the schema at :func:`create_shard`; a
+block (a fixed range of samples) writes only its own region, and every array's chunking along
+``sample`` divides the block size, so two blocks never touch one chunk (concurrent writers are safe).
+A block is marked done by writing its checksum into ``block_checksum[block]`` (one chunk per block),
+after its data is written and, on a local filesystem, fsynced. A shard is ``complete`` only after
+:meth:`Shard.commit` has checked every block and recorded the shard checksum and statistics.
+
+Ragged variables (LiDAR points) get a fixed capacity per sample (``layout.ragged``): sample ``i``
+owns rows ``[i * cap, (i + 1) * cap)`` of the ragged dimension, ``*_start`` and ``*_count`` say which
+rows hold points. Regions stay known before the data exist, so blocks stay independent.
+
+Any Zarr store URL works: a local path, ``memory://name`` (tests), or an fsspec URL.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import zarr
+import zarr.codecs
+from zarr.storage import LocalStore
+
+from wirelessdata import __version__
+from wirelessdata.errors import StoreError
+from wirelessdata.schema import Schema, VariableSpec, load_schema
+
+SHARD_SUFFIX = ".zarr"
+STATUS_CREATING = "creating"
+STATUS_INCOMPLETE = "incomplete"
+STATUS_COMPLETE = "complete"
+
+
+def recipe_hash(recipe: Mapping[str, Any]) -> str:
+    """sha256 hex digest of the canonical JSON (sorted keys, no spaces) of ``recipe``."""
+    canonical = json.dumps(recipe, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RaggedSpec:
+    """A ragged dimension: ``dim`` rows per sample at most, indexed by ``<prefix>_start``/``_count``."""
+
+    dim: str
+    prefix: str
+    capacity_per_sample: int
+
+
+@dataclass(frozen=True)
+class ShardLayout:
+    """What a shard will hold, known before any sample is generated.
+
+    :param modalities: modalities present (``core`` is implied), e.g. ``("csi",)``.
+    :param num_samples: samples in the shard.
+    :param block_size: samples per block; the last block may be shorter.
+    :param sizes: sizes of the dims other than ``sample``, ``block`` and ragged dims,
+        e.g. ``{"time": 24, "subcarrier": 64, "bs_ant": 32, "ue_ant": 1, "xyz": 3}``.
+    :param coords: arrays without a ``sample`` dim written at creation, e.g. ``time`` float64 [T] s,
+        ``subcarrier`` float64 [K] Hz, ``bs_ant_pos`` float32 [Nbs, 3] m.
+    :param attrs: group attributes (recipe, band, carrier, ...); bookkeeping attributes are added.
+    :param optional: optional per-sample variables the writer provides, besides the required ones.
+    :param ragged: ragged dimensions with their per-sample capacity.
+    """
+
+    modalities: tuple[str, ...]
+    num_samples: int
+    block_size: int
+    sizes: Mapping[str, int]
+    coords: Mapping[str, np.ndarray]
+    attrs: Mapping[str, Any]
+    optional: tuple[str, ...] = ()
+    ragged: tuple[RaggedSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def num_blocks(self) -> int:
+        """Number of blocks, ``ceil(num_samples / block_size)``."""
+        return -(-self.num_samples // self.block_size)
+
+    def block_range(self, block: int) -> tuple[int, int]:
+        """Sample range ``[start, stop)`` of ``block``."""
+        start = block * self.block_size
+        return start, min(start + self.block_size, self.num_samples)
+
+    def variables(self, schema: Schema) -> list[VariableSpec]:
+        """The schema variables this shard holds: required ones of its modalities plus ``optional``."""
+        unknown = [n for n in self.optional if n not in schema.variables or schema.variables[n].required]
+        if unknown:
+            raise StoreError(f"optional variables {unknown} are not optional variables of the schema")
+        return [v for v in schema.variables_of(self.modalities) if v.required or v.name in self.optional]
+
+
+def _chunk_samples(block_size: int, bytes_per_sample: int, target: int) -> int:
+    """Largest divisor of ``block_size`` whose chunk stays within ``target`` bytes (at least 1)."""
+    best = 1
+    for d in range(1, block_size + 1):
+        if block_size % d == 0 and d * bytes_per_sample <= target:
+            best = d
+    return best
+
+
+def _is_local(store: Any) -> bool:
+    return isinstance(store, LocalStore)
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def block_checksum(data: Mapping[str, np.ndarray]) -> int:
+    """Checksum of one block's arrays: blake2b-64 over names, shapes and bytes in name order; never 0."""
+    h = hashlib.blake2b(digest_size=8)
+    for name in sorted(data):
+        arr = np.ascontiguousarray(data[name])
+        h.update(name.encode())
+        h.update(str(arr.shape).encode())
+        h.update(arr.dtype.str.encode())
+        h.update(memoryview(arr).cast("B"))
+    return int.from_bytes(h.digest(), "little") | 1
+
+
+def shard_checksum(block_checksums: np.ndarray) -> str:
+    """Shard checksum: sha256 of the block checksums (uint64, little-endian, in block order)."""
+    return hashlib.sha256(np.asarray(block_checksums, dtype="<u8").tobytes()).hexdigest()
+
+
+def open_group(url: str, mode: str = "r") -> zarr.Group:
+    """Open the Zarr group at ``url``; a one-line :class:`StoreError` when it is missing or not a group."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return zarr.open_group(url, mode=mode)
+    except FileNotFoundError as exc:
+        raise StoreError(f"{url}: no shard there (path does not exist)") from exc
+    except Exception as exc:  # zarr raises several types for "not a group"
+        raise StoreError(f"{url}: not a Zarr v3 shard ({type(exc).__name__}: {exc})") from exc
+
+
+def _consolidate(group: zarr.Group) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.consolidate_metadata(group.store, path=group.path or None)
+
+
+class Shard:
+    """An open dataset shard for writing: block regions, done markers, commit.
+
+    Create or resume with :func:`create_shard`; read with ``xarray.open_zarr`` or :mod:`wirelessdata.read`.
+    """
+
+    def __init__(self, group: zarr.Group, schema: Schema | None = None) -> None:
+        self.group = group
+        self.schema = schema or load_schema()
+        attrs = group.attrs.asdict()
+        self.num_samples = int(attrs["num_samples"])
+        self.block_size = int(attrs["block_size"])
+        self.ragged = tuple(RaggedSpec(**r) for r in attrs.get("ragged", []))
+
+    @property
+    def url(self) -> str:
+        """Where the shard lives."""
+        store = self.group.store
+        root = store.root if _is_local(store) else str(store)
+        return f"{root}/{self.group.path}".rstrip("/")
+
+    @property
+    def num_blocks(self) -> int:
+        """Number of blocks."""
+        return -(-self.num_samples // self.block_size)
+
+    @property
+    def status(self) -> str:
+        """``incomplete`` or ``complete``."""
+        return str(self.group.attrs["status"])
+
+    def block_range(self, block: int) -> tuple[int, int]:
+        """Sample range ``[start, stop)`` of ``block``."""
+        start = block * self.block_size
+        return start, min(start + self.block_size, self.num_samples)
+
+    def block_checksums(self) -> np.ndarray:
+        """uint64 [num_blocks]: each block's checksum, 0 for blocks not written yet."""
+        return np.asarray(self.group["block_checksum"][:])
+
+    def pending_blocks(self) -> list[int]:
+        """Blocks not yet marked done, in order: what a rerun still has to write."""
+        return [int(b) for b in np.flatnonzero(self.block_checksums() == 0)]
+
+    def write_block(self, block: int, data: Mapping[str, np.ndarray]) -> int:
+        """Write one block's per-sample arrays into their regions, then mark the block done.
+
+        :param block: block index.
+        :param data: every per-sample variable of the shard, first axis = the block's samples
+            ``n = stop - start``; for a ragged variable, its rows concatenated over the block's samples
+            in sample order, with ``<prefix>_count`` [n] saying how many rows each sample has
+            (``<prefix>_start`` is computed here).
+        :returns: the block checksum recorded in ``block_checksum``.
+        """
+        if not 0 <= block < self.num_blocks:
+            raise StoreError(f"{self.url}: block {block} outside 0..{self.num_blocks - 1}")
+        start, stop = self.block_range(block)
+        data = self._place_ragged(start, stop, dict(data))
+        arrays = {
+            name: arr for name, arr in self.group.arrays() if arr.metadata.dimension_names[0] in self._sample_dims()
+        }
+        missing = sorted(set(arrays) - set(data))
+        extra = sorted(set(data) - set(arrays))
+        if missing or extra:
+            raise StoreError(
+                f"{self.url}: block {block} data does not match the shard (missing {missing}, unknown {extra})"
+            )
+        regions: dict[str, slice] = {}
+        for name, arr in arrays.items():
+            value = np.asarray(data[name])
+            region = self._region(arr, start, stop)
+            want = (region.stop - region.start, *arr.shape[1:])
+            if value.shape != want:
+                raise StoreError(f"{self.url}: block {block} variable '{name}' has shape {value.shape}, want {want}")
+            if value.dtype != arr.dtype:
+                value = value.astype(arr.dtype, casting="same_kind")
+            data[name] = value
+            arr[region] = value
+            regions[name] = region
+        checksum = block_checksum({k: data[k] for k in arrays})
+        self._sync(arrays, regions)
+        self.group["block_checksum"][block] = np.uint64(checksum)
+        self._sync({"block_checksum": self.group["block_checksum"]}, {"block_checksum": slice(block, block + 1)})
+        return checksum
+
+    def commit(self, stats: Mapping[str, Any] | None = None) -> str:
+        """Mark the shard complete once every block is done; record its checksum and ``stats``.
+
+        :returns: the shard checksum.
+        """
+        pending = self.pending_blocks()
+        if pending:
+            raise StoreError(
+                f"{self.url}: cannot commit, {len(pending)} of {self.num_blocks} blocks unwritten "
+                f"(first: {pending[0]}); rerun the same command to finish them"
+            )
+        checksum = shard_checksum(self.block_checksums())
+        self.group.attrs.update(
+            {"status": STATUS_COMPLETE, "checksum": checksum, "stats": dict(stats or {}), "committed": _now()}
+        )
+        _consolidate(self.group)
+        return checksum
+
+    # internals ---------------------------------------------------------------------------------
+    def _sample_dims(self) -> set[str]:
+        return {"sample", *(r.dim for r in self.ragged)}
+
+    def _region(self, arr: zarr.Array, start: int, stop: int) -> slice:
+        dim = arr.metadata.dimension_names[0]
+        if dim == "sample":
+            return slice(start, stop)
+        cap = next(r.capacity_per_sample for r in self.ragged if r.dim == dim)
+        return slice(start * cap, stop * cap)
+
+    def _place_ragged(self, start: int, stop: int, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = stop - start
+        for r in self.ragged:
+            counts = np.asarray(data.get(f"{r.prefix}_count", []), dtype=np.int64)
+            if counts.shape != (n,):
+                raise StoreError(f"{self.url}: '{r.prefix}_count' must have shape ({n},), got {counts.shape}")
+            if (counts < 0).any() or (counts > r.capacity_per_sample).any():
+                raise StoreError(
+                    f"{self.url}: '{r.prefix}_count' must lie in 0..{r.capacity_per_sample} "
+                    f"(raise the per-sample capacity of '{r.dim}')"
+                )
+            for name, spec in self.schema.variables.items():
+                if spec.dims and spec.dims[0] == r.dim and name in data:
+                    rows = np.asarray(data[name])
+                    if rows.shape[0] != counts.sum():
+                        raise StoreError(
+                            f"{self.url}: '{name}' has {rows.shape[0]} rows, '{r.prefix}_count' sums to {counts.sum()}"
+                        )
+                    spec_fill = spec.default_fill()
+                    padded = np.full((n * r.capacity_per_sample, *rows.shape[1:]), spec_fill, dtype=spec.dtype)
+                    offsets = np.concatenate([[0], np.cumsum(counts)])
+                    for i in range(n):
+                        dst = i * r.capacity_per_sample
+                        padded[dst : dst + counts[i]] = rows[offsets[i] : offsets[i + 1]]
+                    data[name] = padded
+            data[f"{r.prefix}_start"] = (start + np.arange(n, dtype=np.int64)) * r.capacity_per_sample
+        return data
+
+    def _sync(self, arrays: Mapping[str, zarr.Array], regions: Mapping[str, slice]) -> None:
+        """fsync the chunk files a write touched (local stores); other stores own their durability."""
+        store = self.group.store
+        if not _is_local(store):
+            return
+        for name, arr in arrays.items():
+            region = regions[name]
+            step = arr.chunks[0]
+            for c in range(region.start // step, -(-region.stop // step)):
+                key = arr.metadata.encode_chunk_key((c,) + (0,) * (arr.ndim - 1))
+                path = os.path.join(str(store.root), arr.path, key)
+                if os.path.exists(path):  # a chunk equal to the fill value may be skipped by zarr
+                    _fsync_path(path)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def _codecs(spec: VariableSpec) -> dict[str, Any]:
+    if spec.compressor == "zstd" or (spec.dtype.itemsize <= 1 and spec.dtype.kind != "c"):
+        return {"compressors": zarr.codecs.ZstdCodec(level=3)}
+    return {"compressors": None}
+
+
+def _shape(spec: VariableSpec, layout: ShardLayout) -> tuple[int, ...]:
+    sizes = {
+        **layout.sizes,
+        "sample": layout.num_samples,
+        "block": layout.num_blocks,
+        **{r.dim: r.capacity_per_sample * layout.num_samples for r in layout.ragged},
+        "xyz": 3,
+        "rpy": 3,
+        "latlon": 2,
+        "intrinsic": 4,
+        "lidar_field": 4,
+        "channel": 3,
+    }
+    try:
+        return tuple(int(sizes[d]) for d in spec.dims)
+    except KeyError as exc:
+        raise StoreError(f"variable '{spec.name}' needs the size of dim {exc}; add it to the layout sizes") from exc
+
+
+def _chunks(spec: VariableSpec, shape: tuple[int, ...], layout: ShardLayout, target: int) -> tuple[int, ...]:
+    if spec.name == "block_checksum":
+        return (1,)
+    first = spec.dims[0] if spec.dims else None
+    ragged = {r.dim: r.capacity_per_sample for r in layout.ragged}
+    if first == "sample" or first in ragged:
+        per = ragged.get(first, 1)
+        bytes_per_sample = int(np.prod(shape[1:], dtype=np.int64)) * spec.dtype.itemsize * per
+        return (_chunk_samples(layout.block_size, bytes_per_sample, target) * per, *shape[1:])
+    return shape
+
+
+def _existing_shard(url: str, layout: ShardLayout, overwrite: bool) -> Shard | None:
+    """The shard already at ``url`` if it can be resumed; None when there is nothing (usable) there."""
+    try:
+        group = open_group(url, mode="r+")
+    except StoreError:
+        return None
+    attrs = group.attrs.asdict()
+    if "schema" not in attrs:
+        raise StoreError(f"{url}: exists and is not a wirelessdata shard; choose another --out or remove it")
+    if attrs.get("status") == STATUS_CREATING:
+        return None  # interrupted during creation: nothing was written yet, recreate
+    same = (
+        attrs.get("recipe_hash") == layout.attrs.get("recipe_hash")
+        and int(attrs["num_samples"]) == (layout.num_samples)
+        and int(attrs["block_size"]) == layout.block_size
+    )
+    if same:
+        return Shard(group)
+    if overwrite:
+        return None
+    raise StoreError(
+        f"{url}: exists with another recipe (recipe_hash {str(attrs.get('recipe_hash'))[:12]} vs "
+        f"{str(layout.attrs.get('recipe_hash'))[:12]}); choose another --out or pass --overwrite"
+    )
+
+
+def create_shard(url: str, layout: ShardLayout, overwrite: bool = False, schema: Schema | None = None) -> Shard:
+    """Create the shard at ``url`` with every array pre-created, or reopen it to resume.
+
+    An existing shard with the same ``recipe_hash``, sample count and block size is reopened as it is
+    (finished blocks are kept); one with another recipe raises :class:`StoreError` unless ``overwrite``.
+    """
+    schema = schema or load_schema()
+    if layout.num_samples < 1 or layout.block_size < 1:
+        raise StoreError(f"{url}: num_samples and block_size must be >= 1")
+    for key in ("recipe", "recipe_hash"):
+        if key not in layout.attrs:
+            raise StoreError(f"{url}: layout attrs lack '{key}'")
+    existing = _existing_shard(url, layout, overwrite)
+    if existing is not None:
+        return existing
+    target = int(schema.defaults["chunk_target_bytes"])
+    variables = layout.variables(schema)
+    attrs = {
+        "schema": schema.name,
+        "schema_version": schema.version,
+        "generator_version": __version__,
+        "created": _now(),
+        "sensing_time_tolerance_s": schema.defaults["sensing_time_tolerance_s"],
+        **dict(layout.attrs),
+        "modalities": list(layout.modalities),
+        "num_samples": layout.num_samples,
+        "block_size": layout.block_size,
+        "ragged": [r.__dict__ for r in layout.ragged],
+        "status": STATUS_CREATING,
+    }
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            group = zarr.open_group(url, mode="w", zarr_format=3, attributes=attrs)
+        coord_names = [v.name for v in variables if v.coordinate and v.name not in v.dims]
+        for spec in variables:
+            shape = _shape(spec, layout)
+            arr_attrs: dict[str, Any] = {"units": spec.units, "long_name": spec.long_name}
+            if spec.per_sample and spec.name not in coord_names:
+                arr_attrs["coordinates"] = " ".join(coord_names)
+            arr = group.create_array(
+                spec.name,
+                shape=shape,
+                chunks=_chunks(spec, shape, layout, target),
+                dtype=spec.dtype,
+                fill_value=spec.default_fill(),
+                dimension_names=spec.dims,
+                attributes=arr_attrs,
+                **_codecs(spec),
+            )
+            if spec.dims[0] not in ("sample", "block", *(r.dim for r in layout.ragged)):
+                if spec.name not in layout.coords:
+                    raise StoreError(f"{url}: layout coords lack '{spec.name}' {spec.dims}")
+                arr[...] = np.asarray(layout.coords[spec.name], dtype=spec.dtype)
+        group.attrs["status"] = STATUS_INCOMPLETE
+        _consolidate(group)
+    except StoreError:
+        raise
+    except OSError as exc:
+        raise StoreError(f"{url}: cannot create shard ({exc.strerror or exc}); check the path and free space") from exc
+    return Shard(group, schema)
+
+
+def open_shard(url: str) -> Shard:
+    """Open an existing shard for writing (resume or commit)."""
+    group = open_group(url, mode="r+")
+    if "schema" not in group.attrs:
+        raise StoreError(f"{url}: not a wirelessdata shard (no 'schema' attribute)")
+    return Shard(group)

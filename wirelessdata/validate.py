@@ -1,0 +1,295 @@
+"""Check shards against the schema: structure, values, completeness and checksums.
+
+Every failure is a :class:`Finding` naming the shard, the rule and the variable. Rules:
+
+- ``path.missing``, ``path.no_shards``, ``store.open``: nothing readable at the path.
+- ``schema.name``, ``schema.version``: not a wirelessdata shard, or written by a newer schema.
+- ``attrs.required``, ``attrs.modalities``: group attributes missing or wrong.
+- ``var.missing``, ``var.dims``, ``var.dtype``, ``var.units``, ``var.shape``: a variable is absent or malformed.
+- ``coord.monotonic``: ``time`` / ``subcarrier`` not strictly increasing.
+- ``blocks.complete``: blocks unwritten or the shard never committed (an interrupted run).
+- ``chunk.readable``: a chunk cannot be read or decoded (corruption, truncation).
+- ``blocks.checksum``, ``shard.checksum``: stored bytes differ from what was written.
+- ``values.finite``: NaN or infinity in a variable that must be finite.
+- ``sample_id.unique``: a sample id appears twice.
+- ``ragged.offsets``: ``*_start`` / ``*_count`` inconsistent with the ragged array.
+- ``sensing.aligned``: a modality timestamp lies further than the tolerance from every CSI snapshot time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from wirelessdata.errors import StoreError
+from wirelessdata.schema import Schema, load_schema
+from wirelessdata.store import SHARD_SUFFIX, STATUS_COMPLETE, block_checksum, open_group, shard_checksum
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed rule."""
+
+    shard: str
+    rule: str
+    variable: str | None
+    message: str
+
+
+@dataclass
+class ShardReport:
+    """The result of validating one shard."""
+
+    shard: str
+    num_samples: int | None = None
+    status: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no rule failed."""
+        return not self.findings
+
+    def fail(self, rule: str, variable: str | None, message: str) -> None:
+        """Record a failed rule."""
+        self.findings.append(Finding(self.shard, rule, variable, message))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "shard": self.shard,
+            "ok": self.ok,
+            "num_samples": self.num_samples,
+            "status": self.status,
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+
+def find_shards(root: str) -> list[str]:
+    """Shard paths under a local ``root``: the root itself if it is a shard, else ``*.zarr`` groups below it."""
+    p = Path(root)
+    if (p / "zarr.json").is_file():
+        return [str(p)]
+    return sorted(str(q.parent) for q in p.rglob(f"*{SHARD_SUFFIX}/zarr.json"))
+
+
+def validate_path(path: str) -> list[ShardReport]:
+    """Validate a shard, or every shard under a directory. A URL (``memory://``) is taken as one shard."""
+    if "://" in path:
+        return [validate_shard(path)]
+    if not Path(path).exists():
+        report = ShardReport(path)
+        report.fail("path.missing", None, f"{path} does not exist; give a shard or a directory of shards")
+        return [report]
+    shards = find_shards(path)
+    if not shards:
+        report = ShardReport(path)
+        report.fail("path.no_shards", None, f"no shard (*.zarr group with zarr.json) under {path}")
+        return [report]
+    return [validate_shard(s) for s in shards]
+
+
+def validate_shard(url: str, schema: Schema | None = None) -> ShardReport:
+    """Validate one shard; never raises for a broken shard, every problem becomes a finding."""
+    schema = schema or load_schema()
+    report = ShardReport(url)
+    try:
+        group = open_group(url, mode="r")
+    except StoreError as exc:
+        report.fail("store.open", None, str(exc))
+        return report
+    attrs = group.attrs.asdict()
+    if not _check_header(report, attrs, schema):
+        return report
+    arrays = _check_structure(report, group, attrs, schema)
+    if report.findings and any(f.rule in ("var.dims", "var.shape") for f in report.findings):
+        return report  # block-wise checks need a sound structure
+    _check_coords(report, arrays)
+    _check_blocks(report, arrays, attrs, schema)
+    return report
+
+
+def _check_header(report: ShardReport, attrs: dict[str, Any], schema: Schema) -> bool:
+    if attrs.get("schema") != schema.name:
+        report.fail("schema.name", None, f"attribute schema={attrs.get('schema')!r}, want {schema.name!r}: not a shard")
+        return False
+    version = str(attrs.get("schema_version", "0"))
+    try:
+        major = int(version.split(".")[0])
+    except ValueError:
+        major = -1
+    if major != schema.major:
+        report.fail(
+            "schema.version",
+            None,
+            f"schema_version {version} cannot be read by this wirelessdata (schema {schema.version}); "
+            + ("upgrade wirelessdata" if major > schema.major else "regenerate the shard"),
+        )
+        return False
+    missing = [k for k, a in schema.attrs.items() if a["required"] and k not in attrs]
+    if missing:
+        report.fail("attrs.required", None, f"missing group attributes: {', '.join(missing)}")
+    mods = attrs.get("modalities", [])
+    unknown = [m for m in mods if m not in schema.modalities]
+    if not isinstance(mods, list) or unknown:
+        report.fail("attrs.modalities", None, f"unknown modalities {unknown}; valid: {', '.join(schema.modalities)}")
+    report.num_samples = attrs.get("num_samples")
+    report.status = attrs.get("status")
+    return True
+
+
+def _check_structure(
+    report: ShardReport, group: zarr.Group, attrs: dict[str, Any], schema: Schema
+) -> dict[str, zarr.Array]:
+    mods = [m for m in attrs.get("modalities", []) if m in schema.modalities]
+    try:
+        present = dict(group.arrays())
+    except Exception as exc:
+        report.fail("store.open", None, f"cannot list arrays ({type(exc).__name__}: {exc})")
+        return {}
+    for spec in schema.required_variables(mods):
+        if spec.name not in present:
+            report.fail("var.missing", spec.name, f"required by modality '{spec.modality}' but absent")
+    n = attrs.get("num_samples")
+    nblocks = -(-int(n) // int(attrs["block_size"])) if n and attrs.get("block_size") else None
+    arrays: dict[str, zarr.Array] = {}
+    for name, arr in present.items():
+        spec = schema.variables.get(name)
+        if spec is None:
+            continue  # extra variables are allowed; they are not checked
+        dims = tuple(arr.metadata.dimension_names or ())
+        if dims != spec.dims:
+            report.fail("var.dims", name, f"dims {dims}, want {spec.dims}")
+            continue
+        if arr.dtype != spec.dtype:
+            report.fail("var.dtype", name, f"dtype {arr.dtype}, want {spec.dtype}")
+        a = arr.attrs.asdict()
+        if a.get("units") != spec.units or not a.get("long_name"):
+            report.fail(
+                "var.units",
+                name,
+                f"units={a.get('units')!r} long_name={a.get('long_name')!r}, want units={spec.units!r}",
+            )
+        if spec.per_sample and n is not None and arr.shape[0] != int(n):
+            report.fail("var.shape", name, f"{arr.shape[0]} samples, attribute num_samples says {n}")
+            continue
+        if "block" in dims and nblocks is not None and arr.shape[0] != nblocks:
+            report.fail("var.shape", name, f"{arr.shape[0]} blocks, want {nblocks}")
+            continue
+        arrays[name] = arr
+    return arrays
+
+
+def _check_coords(report: ShardReport, arrays: dict[str, zarr.Array]) -> None:
+    schema = load_schema()
+    for name, arr in arrays.items():
+        spec = schema.variables[name]
+        if spec.per_sample or spec.name == "block_checksum":
+            continue
+        try:
+            values = np.asarray(arr[...])
+        except Exception as exc:
+            report.fail("chunk.readable", name, f"cannot read ({type(exc).__name__}: {exc})")
+            continue
+        if spec.finite and not np.isfinite(values).all():
+            report.fail("values.finite", name, "non-finite values")
+        if spec.monotonic and values.size > 1 and not (np.diff(values) > 0).all():
+            report.fail("coord.monotonic", name, "not strictly increasing")
+
+
+def _blocks(attrs: dict[str, Any]) -> Iterator[tuple[int, int, int]]:
+    n, size = int(attrs["num_samples"]), int(attrs["block_size"])
+    for b in range(-(-n // size)):
+        yield b, b * size, min((b + 1) * size, n)
+
+
+def _check_blocks(report: ShardReport, arrays: dict[str, zarr.Array], attrs: dict[str, Any], schema: Schema) -> None:
+    if "block_checksum" not in arrays or "num_samples" not in attrs or "block_size" not in attrs:
+        return
+    try:
+        stored = np.asarray(arrays["block_checksum"][:])
+    except Exception as exc:
+        report.fail("chunk.readable", "block_checksum", f"cannot read ({type(exc).__name__}: {exc})")
+        return
+    unwritten = int((stored == 0).sum())
+    if unwritten:
+        report.fail(
+            "blocks.complete",
+            None,
+            f"{unwritten} of {stored.size} blocks unwritten (interrupted run); rerun the same command to resume",
+        )
+    elif attrs.get("status") != STATUS_COMPLETE:
+        report.fail("blocks.complete", None, f"status {attrs.get('status')!r}: never committed; rerun the same command")
+    elif attrs.get("checksum") != shard_checksum(stored):
+        report.fail("shard.checksum", "block_checksum", "block checksums differ from the committed shard checksum")
+    ragged = {r["dim"]: r for r in attrs.get("ragged", [])}
+    sample_arrays = {k: a for k, a in arrays.items() if schema.variables[k].dims[0] in ("sample", *ragged)}
+    times = np.asarray(arrays["time"][:]) if "time" in arrays else None
+    tol = float(attrs.get("sensing_time_tolerance_s", schema.defaults["sensing_time_tolerance_s"]))
+    ids: list[np.ndarray] = []
+    offsets: dict[str, list[np.ndarray]] = {}
+    bad_finite: dict[str, int] = {}
+    bad_time: dict[str, int] = {}
+    for b, start, stop in _blocks(attrs):
+        data: dict[str, np.ndarray] = {}
+        for name, arr in sample_arrays.items():
+            dim = schema.variables[name].dims[0]
+            cap = int(ragged[dim]["capacity_per_sample"]) if dim in ragged else 1
+            try:
+                data[name] = np.asarray(arr[start * cap : stop * cap])
+            except Exception as exc:
+                report.fail("chunk.readable", name, f"block {b}: cannot read ({type(exc).__name__}: {exc})")
+        if len(data) < len(sample_arrays):
+            continue
+        if stored[b] != 0 and block_checksum(data) != int(stored[b]):
+            report.fail("blocks.checksum", None, f"block {b} (samples {start}..{stop - 1}): bytes differ from checksum")
+        if stored[b] == 0:
+            continue
+        for name, values in data.items():
+            spec = schema.variables[name]
+            if spec.finite:
+                bad = int((~np.isfinite(values)).sum())
+                if bad:
+                    bad_finite[name] = bad_finite.get(name, 0) + bad
+            if spec.timestamp and times is not None:
+                dist = np.abs(values[..., None] - times).min(axis=-1)
+                n_bad = int((~(dist <= tol)).sum())
+                if n_bad:
+                    bad_time[name] = bad_time.get(name, 0) + n_bad
+        if "sample_id" in data:
+            ids.append(data["sample_id"])
+        for r in ragged.values():
+            for part in ("start", "count"):
+                offsets.setdefault(f"{r['prefix']}_{part}", []).append(data[f"{r['prefix']}_{part}"])
+    for name, bad in bad_finite.items():
+        report.fail("values.finite", name, f"{bad} non-finite values")
+    for name, bad in bad_time.items():
+        report.fail("sensing.aligned", name, f"{bad} timestamps further than {tol} s from every CSI snapshot time")
+    for r in ragged.values():
+        p = r["prefix"]
+        if offsets.get(f"{p}_start"):
+            rows = int(r["capacity_per_sample"]) * int(attrs["num_samples"])
+            _check_ragged(report, p, np.concatenate(offsets[f"{p}_start"]), np.concatenate(offsets[f"{p}_count"]), rows)
+    if ids:
+        all_ids = np.concatenate(ids)
+        dup = all_ids.size - np.unique(all_ids).size
+        if dup:
+            report.fail("sample_id.unique", "sample_id", f"{dup} repeated sample ids")
+
+
+def _check_ragged(report: ShardReport, prefix: str, start: np.ndarray, count: np.ndarray, rows: int) -> None:
+    """Each sample's rows ``[start, start + count)`` lie inside the ragged array and do not overlap."""
+    end = start + count
+    order = np.argsort(start, kind="stable")
+    overlap = (start[order][1:] < end[order][:-1]).any()
+    if (count < 0).any() or (start < 0).any() or (end > rows).any() or overlap:
+        report.fail(
+            "ragged.offsets",
+            f"{prefix}_start",
+            f"{prefix}_start/{prefix}_count give negative, overlapping or out-of-range rows (array has {rows})",
+        )
