@@ -1,0 +1,164 @@
+"""End-to-end generation through the CLI with the real Sionna engine, on small sizes."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+from typer.testing import CliRunner
+
+from wirelessdata.cli import app
+from wirelessdata.errors import WirelessDataError
+from wirelessdata.plan import DropSetPlan
+from wirelessdata.recipe import drop_sets, load_recipe
+from wirelessdata.run import run_plan
+from wirelessdata.validate import validate_path
+
+SMALL = ["--samples", "12", "--block-size", "4", "--snapshots", "4", "--subcarriers", "16", "--bs-array", "2x2"]
+SMALL_OVERRIDES = {
+    "samples": 12,
+    "block_size": 4,
+    "num_time_steps": 4,
+    "num_subcarriers": 16,
+    "bs_array": "2x2",
+    "bands": ["sub6", "28GHz"],
+}
+runner = CliRunner()
+
+
+def generate(out, *args):
+    return runner.invoke(app, ["generate", "--out", str(out), *SMALL, *args])
+
+
+def checksums(root):
+    return {p.name: xr.open_zarr(p).attrs["checksum"] for p in sorted(root.glob("*.zarr"))}
+
+
+def test_default_command_writes_paired_valid_shards(tmp_path):
+    res = generate(tmp_path, "--bands", "sub6,28GHz")
+    assert res.exit_code == 0, res.output
+    assert all(r.ok for r in validate_path(str(tmp_path)))
+    a = xr.open_zarr(tmp_path / "tr38901-uma-sub6.zarr")
+    b = xr.open_zarr(tmp_path / "tr38901-uma-28GHz.zarr")
+    assert a.csi.shape == (12, 4, 16, 4, 1) and a.csi.dtype == np.complex64
+    np.testing.assert_array_equal(a.sample_id.values, b.sample_id.values)
+    np.testing.assert_array_equal(a.ue_pos.values, b.ue_pos.values)
+    np.testing.assert_array_equal(a.los.values, b.los.values)
+    assert a.attrs["multiband"] == "correlated" and a.attrs["recipe_hash"] == b.attrs["recipe_hash"]
+    assert a.attrs["carrier_frequency_hz"] == 3.5e9 and b.attrs["subcarrier_spacing_hz"] == 120e3
+    assert not np.array_equal(a.csi.values, b.csi.values)
+    assert a.attrs["stats"]["path_gain_db"]["count"] == 12
+
+
+def test_same_seed_same_checksums_and_rerun_keeps_blocks(tmp_path):
+    assert generate(tmp_path / "a", "--bands", "sub6,28GHz").exit_code == 0
+    assert generate(tmp_path / "b", "--bands", "sub6,28GHz").exit_code == 0
+    assert checksums(tmp_path / "a") == checksums(tmp_path / "b")
+    again = generate(tmp_path / "a", "--bands", "sub6,28GHz")
+    assert again.exit_code == 0
+    assert checksums(tmp_path / "a") == checksums(tmp_path / "b")
+    (drops,) = drop_sets({}, SMALL_OVERRIDES)  # the same recipe through the API: nothing left to write
+    assert [r.blocks_written for r in run_plan(DropSetPlan(drops, str(tmp_path / "a")))] == [0, 0]
+    other = generate(tmp_path / "c", "--bands", "sub6,28GHz", "--seed", "1")
+    assert other.exit_code == 0 and checksums(tmp_path / "c") != checksums(tmp_path / "a")
+
+
+def test_interrupted_run_resumes_to_identical_bytes(tmp_path):
+    (drops,) = drop_sets({}, SMALL_OVERRIDES)
+    plan = DropSetPlan(drops, str(tmp_path / "r"))
+
+    def die_after_first(_plan, block):
+        if block == 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_plan(plan, on_block=die_after_first)
+    assert {r.rule for r in validate_path(str(tmp_path / "r"))[0].findings} == {"blocks.complete"}
+    results = run_plan(plan)
+    assert [(r.blocks_written, r.blocks_skipped) for r in results] == [(2, 1), (2, 1)]
+    assert all(r.report.ok for r in results)
+    full = run_plan(DropSetPlan(drops, str(tmp_path / "f")))
+    assert [r.checksum for r in results] == [r.checksum for r in full]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bands", "sub6,29GHz"], "unknown band '29GHz'"),
+        (["--scenario", "UMx"], "unknown scenario 'UMx'"),
+        (["--scenario", "RMa", "--bands", "28GHz"], "outside the RMa validity range"),
+        (["--bands", "sub6", "--subcarriers", "5000"], "exceeds the band's 100 MHz"),
+        (["--bands", "sub6", "--multiband", "correlated"], "'correlated' needs two bands"),
+        (["--los", "sometimes"], "los_policy: unknown value 'sometimes'"),
+        (["--speed-kmh", "fast"], "--speed-kmh"),
+    ],
+)
+def test_bad_flags_give_one_line_errors(tmp_path, args, message):
+    proc = subprocess.run(
+        [sys.executable, "-m", "wirelessdata.cli", "generate", "--out", str(tmp_path), "--samples", "4", *args],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("*.zarr"))
+
+
+def test_recipe_typo_and_existing_shard_of_another_recipe(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('samples = 4\n[[configs]]\nscenario = "UMa"\nbands = ["sub6", "28GHz"]\nnum_time_step = 4\n')
+    with pytest.raises(WirelessDataError, match="unknown key\\(s\\) \\['num_time_step'\\]"):
+        drop_sets(load_recipe(bad))
+    res = runner.invoke(app, ["generate", "--recipe", str(bad), "--out", str(tmp_path)])
+    assert res.exit_code != 0
+    with pytest.raises(WirelessDataError, match="not valid TOML"):
+        bad.write_text("samples = = 4")
+        load_recipe(bad)
+    assert generate(tmp_path / "o", "--bands", "sub6,28GHz").exit_code == 0
+    before = checksums(tmp_path / "o")
+    with pytest.raises(WirelessDataError, match="exists with another recipe"):
+        (drops,) = drop_sets({}, {**SMALL_OVERRIDES, "seed": 7})
+        run_plan(DropSetPlan(drops, str(tmp_path / "o")))
+    assert checksums(tmp_path / "o") == before
+
+
+def test_wifo_recipe_plans_the_19_configurations():
+    table = {  # D: (fc label, K, scs kHz, T, dt ms, UPA elements, scenario)
+        1: ("1.5GHz", 128, 90, 24, 1, 4, "UMi"),
+        4: ("1.5GHz", 32, 180, 16, 0.5, 32, "UMa"),
+        8: ("2.5GHz", 64, 90, 16, 1, 16, "InH"),
+        13: ("5.9GHz", 64, 90, 24, 0.5, 16, "RMa"),
+        17: ("sub6", 32, 180, 16, 0.5, 32, "UMa"),
+        19: ("28GHz", 32, 360, 16, 0.25, 32, "UMa"),
+    }
+    sets = drop_sets(load_recipe(_repo() / "generators" / "wifo.toml"))
+    assert [d.name for d in sets] == [f"wifo-d{i:02d}" for i in range(1, 20)]
+    assert all(d.num_samples == 12000 for d in sets)
+    for d_index, (band, k, scs, t, dt, nbs, scenario) in table.items():
+        cfg = sets[d_index - 1].config
+        (b,) = cfg.bands
+        assert (b.label, b.num_subcarriers, b.subcarrier_spacing_hz) == (band, k, scs * 1e3)
+        assert (cfg.num_time_steps, cfg.snapshot_interval_s) == (t, dt * 1e-3)
+        assert cfg.bs_array[0] * cfg.bs_array[1] == nbs and cfg.scenario == scenario
+    assert sets[18].tags == ("wifo", "zero-shot")
+
+
+@pytest.mark.slow
+def test_wifo_recipe_writes_19_valid_shards(tmp_path):
+    res = runner.invoke(
+        app,
+        ["generate", "--recipe", str(_repo() / "generators" / "wifo.toml"), "--samples", "64", "--out", str(tmp_path)],
+    )
+    assert res.exit_code == 0, res.output
+    reports = validate_path(str(tmp_path))
+    assert len(reports) == 19 and all(r.ok for r in reports)
+    d19 = xr.open_zarr(tmp_path / "wifo-d19-28GHz.zarr")
+    assert d19.csi.shape == (64, 16, 32, 32, 1)
+
+
+def _repo():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1]

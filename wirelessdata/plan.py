@@ -1,0 +1,104 @@
+"""Plans: drop sets resolved into shards, blocks, per-block seeds and sample ids.
+
+Every block is a pure function of (recipe, block index): its seed is derived from the recipe hash
+and the block index, so the bytes do not depend on the order of execution or on the number of
+workers. The block size is part of the recipe (and of its hash): it is the unit of randomness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from wirelessdata.generators import tr38901
+from wirelessdata.recipe import DropSet
+from wirelessdata.store import SHARD_SUFFIX, ShardLayout, recipe_hash
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """One shard of a drop set: its band, where it goes and its layout."""
+
+    band: str
+    url: str
+    layout: ShardLayout
+
+
+@dataclass(frozen=True)
+class DropSetPlan:
+    """A drop set with its shards (one per band, sharing drops and sample ids) and its blocks."""
+
+    drops: DropSet
+    root: str
+
+    @cached_property
+    def recipe(self) -> dict:
+        """The drop set's recipe, recorded in every shard."""
+        return self.drops.recipe()
+
+    @cached_property
+    def recipe_hash(self) -> str:
+        """sha256 of the canonical recipe JSON."""
+        return recipe_hash(self.recipe)
+
+    @property
+    def num_blocks(self) -> int:
+        """Blocks of the drop set."""
+        return -(-self.drops.num_samples // self.drops.block_size)
+
+    def block_range(self, block: int) -> tuple[int, int]:
+        """Sample range ``[start, stop)`` of ``block``."""
+        start = block * self.drops.block_size
+        return start, min(start + self.drops.block_size, self.drops.num_samples)
+
+    def block_seed(self, block: int) -> int:
+        """Seed of ``block``: 63 bits of sha256(recipe_hash, block)."""
+        digest = hashlib.sha256(f"{self.recipe_hash}:{block}".encode()).digest()
+        return int.from_bytes(digest[:8], "little") >> 1
+
+    def sample_ids(self, start: int, stop: int) -> np.ndarray:
+        """uint64 ids of samples ``[start, stop)``: 32 bits of the recipe hash, then the 32-bit index.
+
+        The same drop has the same id in every band's shard.
+        """
+        prefix = np.uint64(int(self.recipe_hash[:8], 16)) << np.uint64(32)
+        return prefix | np.arange(start, stop, dtype=np.uint64)
+
+    @cached_property
+    def shards(self) -> dict[str, ShardPlan]:
+        """One shard per band, keyed by band label."""
+        plans = {}
+        for band, lay in tr38901.shard_layouts(self.drops.config).items():
+            attrs = {
+                **lay["attrs"],
+                "recipe": self.recipe,
+                "recipe_hash": self.recipe_hash,
+                "seed": self.drops.seed,
+                "tags": list(self.drops.tags),
+                "drop_set": self.drops.name,
+            }
+            optional = ("delay_spread_s", "k_factor_db", "best_beam", "distance_m", "indoor")
+            modalities = ("csi", "clusters") if self.drops.config.save_clusters else ("csi",)
+            layout = ShardLayout(
+                modalities=modalities,
+                num_samples=self.drops.num_samples,
+                block_size=self.drops.block_size,
+                sizes=lay["sizes"],
+                coords=lay["coords"],
+                attrs=attrs,
+                optional=optional,
+            )
+            url = f"{self.root.rstrip('/')}/{self.drops.name}-{band}{SHARD_SUFFIX}"
+            plans[band] = ShardPlan(band, url, layout)
+        return plans
+
+    def generate(self, block: int) -> dict[str, dict[str, np.ndarray]]:
+        """Arrays of ``block`` for every band's shard, ready for :meth:`wirelessdata.store.Shard.write_block`."""
+        start, stop = self.block_range(block)
+        per_band = tr38901.generate_block(self.drops.config, stop - start, self.block_seed(block))
+        ids = self.sample_ids(start, stop)
+        flags = np.zeros(stop - start, np.uint32)
+        return {band: {**arrays, "sample_id": ids, "quality_flags": flags} for band, arrays in per_band.items()}

@@ -1,0 +1,143 @@
+"""Recipes: TOML files (``generators/*.toml``) and CLI flags parsed once into typed drop sets.
+
+A recipe file::
+
+    generator = "tr38901"      # the engine
+    samples = 12000            # drops per configuration (every band of a drop is one sample of its shard)
+    seed = 2025
+    block_size = 64            # drops per block: the unit of work, of resume and of randomness
+
+    [defaults]                 # fields applied to every configuration (Tr38901Config fields)
+    num_ue_ant = 1
+
+    [[configs]]                # one drop set; one shard per band
+    name = "wifo-d01"          # shard names: "<name>-<band>"
+    tags = ["wifo", "train"]   # free labels, recorded in the shard attributes and the catalog
+    scenario = "UMi"
+    speed_range_kmh = [3, 50]  # or speed_range_mps
+    ...
+
+Unknown keys are refused with the list of valid ones. CLI flags override the top-level values and
+the defaults of every configuration.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wirelessdata.errors import ConfigError
+from wirelessdata.generators.tr38901 import GENERATOR, Tr38901Config
+
+TOP_KEYS = ("generator", "samples", "seed", "block_size", "defaults", "configs")
+CONFIG_EXTRA_KEYS = ("name", "tags", "speed_range_kmh")
+DEFAULT_SAMPLES = 256
+DEFAULT_BLOCK_SIZE = 64
+GENERATORS = (GENERATOR,)
+
+
+@dataclass(frozen=True)
+class DropSet:
+    """One configuration of a recipe: drops evaluated at each of its bands, one shard per band.
+
+    :param name: prefix of the shard names, ``<name>-<band>``.
+    :param config: the generator configuration.
+    :param num_samples: drops.
+    :param seed: recipe seed.
+    :param block_size: drops per block.
+    :param tags: free labels recorded in the shard attributes.
+    """
+
+    name: str
+    config: Tr38901Config
+    num_samples: int
+    seed: int
+    block_size: int
+    tags: tuple[str, ...] = ()
+
+    def recipe(self) -> dict[str, Any]:
+        """The full recipe of the drop set as plain JSON-able data (hashed into ``recipe_hash``)."""
+        return {
+            "generator": GENERATOR,
+            "name": self.name,
+            "samples": self.num_samples,
+            "seed": self.seed,
+            "block_size": self.block_size,
+            "tags": list(self.tags),
+            "config": self.config.to_dict(),
+        }
+
+
+def _int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name}: {value!r} is not an integer >= {minimum}")
+    return value
+
+
+def _config(name: str, fields: Mapping[str, Any]) -> Tr38901Config:
+    fields = dict(fields)
+    if "speed_range_kmh" in fields:
+        if "speed_range_mps" in fields:
+            raise ConfigError(f"{name}: give speed_range_kmh or speed_range_mps, not both")
+        kmh = fields.pop("speed_range_kmh")
+        if not isinstance(kmh, list | tuple) or len(kmh) != 2:
+            raise ConfigError(f"{name}.speed_range_kmh: {kmh!r} is not a pair [min, max]")
+        fields["speed_range_mps"] = [float(v) / 3.6 for v in kmh]
+    try:
+        return Tr38901Config.from_dict(fields)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+    except TypeError as exc:  # a wrongly typed value that from_dict did not catch
+        raise ConfigError(f"{name}: {exc}") from exc
+
+
+def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> list[DropSet]:
+    """Parse a recipe mapping into drop sets.
+
+    :param recipe: the parsed TOML (or an empty mapping for the flags-only default corpus).
+    :param overrides: top-level keys (``samples``, ``seed``, ``block_size``) and configuration fields
+        from the command line; they replace the recipe's values.
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(recipe) - set(TOP_KEYS))
+    if unknown:
+        raise ConfigError(f"recipe: unknown key(s) {unknown}; valid keys: {list(TOP_KEYS)}")
+    generator = recipe.get("generator", GENERATOR)
+    if generator not in GENERATORS:
+        raise ConfigError(f"recipe.generator: unknown generator {generator!r}; allowed: {list(GENERATORS)}")
+    top = {k: overrides.pop(k) if k in overrides else recipe.get(k) for k in ("samples", "seed", "block_size")}
+    samples = _int("samples", top["samples"] if top["samples"] is not None else DEFAULT_SAMPLES, 1)
+    seed = _int("seed", top["seed"] if top["seed"] is not None else 0, 0)
+    block_size = _int("block_size", top["block_size"] or DEFAULT_BLOCK_SIZE, 1)
+    defaults = recipe.get("defaults", {})
+    if not isinstance(defaults, Mapping):
+        raise ConfigError("recipe.defaults: must be a table of configuration fields")
+    configs = recipe.get("configs") or [{}]
+    if not isinstance(configs, list):
+        raise ConfigError("recipe.configs: must be an array of tables ([[configs]])")
+    sets, names = [], set()
+    for i, entry in enumerate(configs):
+        fields = {**defaults, **entry, **overrides}
+        name = str(fields.pop("name", "") or f"{GENERATOR}-{str(fields.get('scenario', 'UMa')).lower()}")
+        tags = fields.pop("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ConfigError(f"configs[{i}].tags: must be a list of strings")
+        if name in names:
+            raise ConfigError(f"configs[{i}].name: {name!r} is used twice; shard names must be unique")
+        names.add(name)
+        sets.append(DropSet(name, _config(f"configs[{i}] ({name})", fields), samples, seed, block_size, tuple(tags)))
+    return sets
+
+
+def load_recipe(path: str | Path) -> dict[str, Any]:
+    """Read a recipe TOML file; a one-line error when it is missing or malformed."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"recipe {p}: no such file; see generators/ for examples")
+    try:
+        return tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"recipe {p}: not valid TOML ({exc})") from exc
