@@ -122,6 +122,10 @@ def generate(
         bool, typer.Option("--save-clusters", help="Store per-drop cluster delays, powers and angles.")
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace shards that exist with another recipe.")] = False,
+    workers: Annotated[int, typer.Option(help="Local Dask worker processes (1: run in this process).")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask scheduler (tcp://host:8786) to run the blocks on.")
+    ] = None,
 ) -> None:
     """Generate statistical TR 38.901 CSI shards (Sionna): one shard per (configuration, band), paired drops.
 
@@ -131,7 +135,7 @@ def generate(
     """
     from wirelessdata.plan import DropSetPlan
     from wirelessdata.recipe import drop_sets, load_recipe
-    from wirelessdata.run import run_plan
+    from wirelessdata.run import executor, run_plan
 
     spec = load_recipe(recipe) if recipe else {}
     if not recipe:
@@ -161,18 +165,21 @@ def generate(
     results = []
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=not err_console.is_terminal and not os.environ.get("WIRELESSDATA_PROGRESS"),
-    ) as progress:
+    with (
+        executor(workers, scheduler) as client,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=not err_console.is_terminal and not os.environ.get("WIRELESSDATA_PROGRESS"),
+        ) as progress,
+    ):
         for plan in plans:
             label = f"{plan.drops.name} [{','.join(plan.shards)}]"
             task = progress.add_task(label, total=plan.num_blocks)
-            results += run_plan(plan, overwrite, lambda _p, _b, t=task: progress.advance(t))
+            results += run_plan(plan, overwrite, lambda _p, _b, t=task: progress.advance(t), client)
     table = Table(title=f"wirelessdata generate -> {out}")
     for col in ("shard", "samples", "blocks written", "blocks kept", "checksum", "valid"):
         table.add_column(col)

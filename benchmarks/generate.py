@@ -1,0 +1,113 @@
+"""Generator figures, printed as ratios against bare Sionna measured in the same run.
+
+- pipeline / bare Sionna: samples/s of `wirelessdata generate` (topology, Sionna, labels, best beam,
+  Zarr writes with checksums and fsync, commit statistics, validation) for one band, against the
+  plain Sionna calls a researcher writes (gen_single_sector_topology, set_topology, the channel model,
+  cir_to_ofdm_channel) for the same configuration and batch. Goal >= 0.90.
+- samples/s and MB/s of the default command (sub6 + 28 GHz, correlated) and of one WiFo configuration.
+
+Run: .venv/bin/python benchmarks/generate.py [--samples 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from sionna.phy.channel import cir_to_ofdm_channel, gen_single_sector_topology, subcarrier_frequencies
+from sionna.phy.channel.tr38901 import PanelArray, UMa
+
+from wirelessdata.plan import DropSetPlan
+from wirelessdata.recipe import drop_sets, load_recipe
+from wirelessdata.run import run_plan
+
+BATCH, T, K, SNAPSHOT_S = 64, 24, 64, 1e-3
+
+
+def bare_sionna(samples: int, carrier_hz: float, scs_hz: float) -> float:
+    """Seconds for ``samples`` UMa drops, BS 4x8 panel, 1 UE antenna, T=24, K=64, batch 64, plain Sionna."""
+    bs = PanelArray(
+        num_rows_per_panel=4,
+        num_cols_per_panel=8,
+        polarization="single",
+        polarization_type="V",
+        antenna_pattern="38.901",
+        carrier_frequency=carrier_hz,
+    )
+    ue = PanelArray(
+        num_rows_per_panel=1,
+        num_cols_per_panel=1,
+        polarization="single",
+        polarization_type="V",
+        antenna_pattern="omni",
+        carrier_frequency=carrier_hz,
+    )
+    model = UMa(carrier_hz, o2i_model="low", ut_array=ue, bs_array=bs, direction="downlink")
+    freqs = subcarrier_frequencies(K, scs_hz)
+    start = time.perf_counter()
+    for _ in range(-(-samples // BATCH)):
+        model.set_topology(*gen_single_sector_topology(BATCH, 1, "uma", max_ut_velocity=10.0))
+        a, tau = model(T, 1 / SNAPSHOT_S)
+        h = cir_to_ofdm_channel(freqs, a, tau, normalize=False)
+        h.cpu().numpy()
+    return time.perf_counter() - start
+
+
+def pipeline(recipe: dict, overrides: dict, root: str) -> tuple[float, int, int]:
+    """Seconds, drops and bytes written for the drop sets of a recipe."""
+    sets = drop_sets(recipe, overrides)
+    plans = [DropSetPlan(d, root) for d in sets]
+    for p in plans:
+        _ = p.shards  # build the Sionna models outside the timing, as bare_sionna does
+    start = time.perf_counter()
+    for p in plans:
+        run_plan(p)
+    seconds = time.perf_counter() - start
+    nbytes = sum(f.stat().st_size for f in Path(root).rglob("*") if f.is_file())
+    return seconds, sum(d.num_samples for d in sets), nbytes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--samples", type=int, default=256)
+    args = ap.parse_args()
+    n = args.samples
+    tmp = tempfile.mkdtemp()
+    try:
+        print(f"torch threads {torch.get_num_threads()}, {n} drops per measurement, batch/block {BATCH}")
+        for band, fc, scs in (("sub6", 3.5e9, 30e3), ("28GHz", 28e9, 120e3)):
+            bare_sionna(BATCH, fc, scs)  # warm-up
+            t_bare = bare_sionna(n, fc, scs)
+            one_band = {
+                "bands": [band],
+                "samples": n,
+                "block_size": BATCH,
+                "multiband": "independent",
+                "num_time_steps": T,
+                "num_subcarriers": K,
+                "speed_range_mps": [0.0, 10.0],
+            }
+            t_pipe, drops, nbytes = pipeline({}, one_band, f"{tmp}/{band}")
+            print(
+                f"{band:6s} bare Sionna {n / t_bare:6.1f} samples/s   pipeline {drops / t_pipe:6.1f} samples/s "
+                f"({nbytes / t_pipe / 1e6:5.1f} MB/s)   ratio {t_bare / t_pipe:.2f}  (goal >= 0.90)"
+            )
+        t, drops, nbytes = pipeline({}, {"bands": ["sub6", "28GHz"], "samples": n}, f"{tmp}/default")
+        print(
+            f"default command (sub6+28GHz correlated, UMa): {drops / t:6.1f} drops/s = {2 * drops / t:6.1f} "
+            f"samples/s, {nbytes / t / 1e6:5.1f} MB/s"
+        )
+        wifo = load_recipe(Path(__file__).resolve().parents[1] / "generators" / "wifo.toml")
+        wifo["configs"] = wifo["configs"][:1]
+        t, drops, nbytes = pipeline(wifo, {"samples": n}, f"{tmp}/wifo")
+        print(f"WiFo D1 (1.5 GHz UMi NLoS, K=128, T=24, 1x4): {drops / t:6.1f} samples/s, {nbytes / t / 1e6:5.1f} MB/s")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
