@@ -1,0 +1,1 @@
+"""Pretraining mixtures: specs -> frozen manifests -> a deterministic, resumable PyTorch stream."""

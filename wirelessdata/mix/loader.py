@@ -1,0 +1,185 @@
+"""A deterministic, resumable PyTorch dataset over a manifest split.
+
+Batches come from :func:`wirelessdata.mix.order.plan_epoch`; this module only reads them. Each run (a
+chunk-aligned window of a shard) is read with one contiguous Zarr read when a batch first needs it and
+kept in memory until the last batch of this worker that uses it, so a random batch costs about what a
+contiguous read costs. Batch ``k`` of an epoch goes to worker ``k mod (workers x ranks)``, in the order
+``torch.utils.data.DataLoader`` collects them, so the stream is the same for any number of workers or ranks.
+
+Use with ``DataLoader(dataset, batch_size=None, num_workers=...)``. Each batch is a dict::
+
+    csi          complex64 [B, T, K, Nbs, Nue] (or float32 [B, 2, T, K, Nbs, Nue] with output="real")
+    sample_id    int64 [B] (the uint64 ids reinterpreted)
+    shard        str, the shard's name
+    epoch, batch_index   where the batch sits in the stream
+
+Resume: save ``{"epoch": b["epoch"], "batch": b["batch_index"] + 1}`` of the last batch consumed (or
+:meth:`MixtureDataset.state_dict` without workers) and pass it to :meth:`MixtureDataset.load_state_dict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from wirelessdata.errors import ConfigError
+from wirelessdata.mix.manifest import Manifest, ManifestError
+from wirelessdata.mix.order import Batch, Run, plan_epoch
+from wirelessdata.read import ShardReader
+
+OUTPUTS = ("complex", "real")
+NORMALIZATIONS = ("none", "sample", "shard")
+
+
+class MixtureDataset(IterableDataset):
+    """Stream one split of a manifest as batches.
+
+    :param manifest: the frozen mixture (verified against the stores here).
+    :param split: ``train``, ``val`` or a held-out split name.
+    :param batch_size: samples per batch (the last batch of a shard in an epoch may be smaller).
+    :param buffer: shuffle-buffer size in samples (1: no sample shuffle, only the run order).
+    :param output: ``complex`` or ``real`` (real/imag stacked on a new axis 1).
+    :param normalize: ``none``; ``sample`` (each sample scaled to unit mean power); ``shard`` (each shard
+        scaled by its mean sample power, from ``path_gain_db``).
+    :param drop_last: drop the partial batches at the end of an epoch.
+    :param rank: this process's rank among ``world_size`` (distributed training).
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        split: str = "train",
+        batch_size: int = 32,
+        buffer: int = 256,
+        output: str = "complex",
+        normalize: str = "none",
+        drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        super().__init__()
+        if output not in OUTPUTS:
+            raise ConfigError(f"output: unknown value {output!r}; allowed: {list(OUTPUTS)}")
+        if normalize not in NORMALIZATIONS:
+            raise ConfigError(f"normalize: unknown value {normalize!r}; allowed: {list(NORMALIZATIONS)}")
+        if batch_size < 1 or buffer < 1 or not 0 <= rank < world_size:
+            raise ConfigError("batch_size and buffer must be >= 1 and 0 <= rank < world_size")
+        self.sources = manifest.split(split)
+        manifest.verify()
+        self.manifest = manifest
+        if not sum(s.per_epoch for s in self.sources):
+            raise ManifestError(f"split '{split}' of the manifest has no samples")
+        self.split = split
+        self.batch_size, self.buffer, self.drop_last = batch_size, buffer, drop_last
+        self.output, self.normalize = output, normalize
+        self.rank, self.world_size = rank, world_size
+        self.epoch, self.start_batch = 0, 0
+        self._planned: tuple[int, tuple[list[Run], list[Batch]]] | None = None
+        used = {sel.shard for src in self.sources for sel in src.selections}
+        self.run_length = {i: _csi_chunk(manifest.shards[i].url) for i in used}
+        self._scale = {i: _shard_scale(manifest.shards[i].url) for i in used} if normalize == "shard" else {}
+
+    # position in the stream ------------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """Start at the beginning of ``epoch`` on the next iteration."""
+        self.epoch, self.start_batch = epoch, 0
+
+    def state_dict(self) -> dict[str, int]:
+        """Where the next iteration starts: ``{"epoch", "batch"}``."""
+        return {"epoch": self.epoch, "batch": self.start_batch}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Resume at batch ``state["batch"]`` of epoch ``state["epoch"]``."""
+        self.epoch, self.start_batch = int(state["epoch"]), int(state["batch"])
+
+    def plan(self, epoch: int) -> tuple[list[Run], list[Batch]]:
+        """The runs and batches of ``epoch`` (index space, no reading; the last epoch's plan is kept)."""
+        if self._planned is None or self._planned[0] != epoch:
+            plan = plan_epoch(
+                self.sources, self.run_length, self.manifest.seed, epoch, self.batch_size, self.buffer, self.drop_last
+            )
+            self._planned = (epoch, plan)
+        return self._planned[1]
+
+    def __len__(self) -> int:
+        """Batches in the current epoch, over all workers and ranks."""
+        return len(self.plan(self.epoch)[1])
+
+    # reading ---------------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        info = get_worker_info()
+        workers = info.num_workers if info else 1
+        worker = info.id if info else 0
+        stride, offset = workers * self.world_size, self.rank * workers + worker
+        runs, batches = self.plan(self.epoch)
+        mine = [k for k in range(self.start_batch, len(batches)) if k % stride == offset]
+        last_use: dict[int, int] = {}
+        for k in mine:
+            for r in np.unique(batches[k].runs):
+                last_use[int(r)] = k
+        readers: dict[int, ShardReader] = {}
+        loaded: dict[int, dict[str, np.ndarray]] = {}
+        for k in mine:
+            batch = batches[k]
+            for r in np.unique(batch.runs):
+                r = int(r)
+                if r not in loaded:
+                    run = runs[r]
+                    if run.shard not in readers:
+                        readers[run.shard] = ShardReader(self.manifest.shards[run.shard].url, ("csi", "sample_id"))
+                    stop = min(run.stop, readers[run.shard].num_samples)
+                    loaded[r] = readers[run.shard].read_range(run.start, stop)
+            csi, ids = _gather(batch, runs, loaded)
+            for r in np.unique(batch.runs):
+                if last_use[int(r)] == k:
+                    del loaded[int(r)]
+            if not info:
+                self.start_batch = k + 1
+            yield self._to_batch(batch, csi, ids, k)
+
+    def _to_batch(self, batch: Batch, csi: np.ndarray, ids: np.ndarray, k: int) -> dict[str, Any]:
+        if self.normalize == "sample":
+            power = np.mean(np.abs(csi) ** 2, axis=tuple(range(1, csi.ndim)), keepdims=True)
+            csi = csi / np.sqrt(np.maximum(power, np.finfo(np.float32).tiny))
+        elif self.normalize == "shard":
+            csi = csi * np.float32(self._scale[batch.shard])
+        x = torch.from_numpy(np.ascontiguousarray(csi, dtype=np.complex64))
+        if self.output == "real":
+            x = torch.stack((x.real, x.imag), dim=1)
+        return {
+            "csi": x,
+            "sample_id": torch.from_numpy(ids.astype(np.uint64).view(np.int64)),
+            "shard": self.manifest.shards[batch.shard].name,
+            "epoch": self.epoch,
+            "batch_index": k,
+        }
+
+
+def _gather(batch: Batch, runs: list[Run], loaded: dict[int, dict[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's CSI [B, ...] and sample ids [B], in batch order, from the loaded runs."""
+    first = loaded[int(batch.runs[0])]["csi"]
+    csi = np.empty((batch.indices.size, *first.shape[1:]), dtype=first.dtype)
+    ids = np.empty(batch.indices.size, dtype=np.uint64)
+    for r in np.unique(batch.runs):
+        members = batch.runs == r
+        rows = batch.indices[members] - runs[int(r)].start
+        csi[members] = loaded[int(r)]["csi"][rows]
+        ids[members] = loaded[int(r)]["sample_id"][rows]
+    return csi, ids
+
+
+def _csi_chunk(url: str) -> int:
+    """Samples per CSI chunk of a shard: the run length that makes a run one contiguous read."""
+    reader = ShardReader(url, ("csi",))
+    return int(reader.arrays["csi"].chunks[0])
+
+
+def _shard_scale(url: str) -> float:
+    """1 / sqrt(mean sample power) of a shard, from its ``path_gain_db`` labels."""
+    reader = ShardReader(url, ("path_gain_db",))
+    gain = reader.read_range(0, len(reader))["path_gain_db"].astype(np.float64)
+    return float(1.0 / np.sqrt(np.mean(10 ** (gain / 10))))

@@ -1,0 +1,169 @@
+"""Frozen mixtures: which samples of which shards, per split and source, pinned by shard checksums.
+
+A manifest is a self-describing JSON file written by ``wirelessdata mix build`` and read by the loader.
+It names every shard by URL and checksum, and lists for every split (``train``, ``val`` and one per
+held-out rule) and every source the sample indices it uses, plus how many samples a source
+contributes to one training epoch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wirelessdata.errors import WirelessDataError
+from wirelessdata.store import open_group
+
+MANIFEST_VERSION = 1
+
+
+class ManifestError(WirelessDataError):
+    """A manifest is missing, malformed, from a newer version, or its shards moved or changed."""
+
+
+@dataclass(frozen=True)
+class ManifestShard:
+    """A shard used by the manifest.
+
+    :param name: shard name (file name without ``.zarr``).
+    :param url: where it lives.
+    :param checksum: its committed checksum when the manifest was built.
+    :param num_samples: its sample count.
+    :param shape: CSI shape of one sample ``(T, K, Nbs, Nue)``.
+    :param attrs: configuration fields copied for reports (band, scenario, ...).
+    """
+
+    name: str
+    url: str
+    checksum: str
+    num_samples: int
+    shape: tuple[int, int, int, int]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Samples ``indices`` (sorted, int64) of shard number ``shard`` of the manifest."""
+
+    shard: int
+    indices: np.ndarray
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source of a split: its selections and the samples it contributes to one epoch.
+
+    :param name: source name from the spec.
+    :param selections: the samples it may draw from.
+    :param per_epoch: samples drawn from it in one epoch (may exceed the available count: repetition).
+    :param info: requested/realised proportions and the query, for reports.
+    """
+
+    name: str
+    selections: tuple[Selection, ...]
+    per_epoch: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def available(self) -> int:
+        """Distinct samples the source can draw from."""
+        return sum(int(s.indices.size) for s in self.selections)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A frozen mixture: shards, and per split its sources."""
+
+    seed: int
+    shards: tuple[ManifestShard, ...]
+    splits: dict[str, tuple[Source, ...]]
+    spec: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+
+    def split(self, name: str) -> tuple[Source, ...]:
+        """The sources of split ``name``."""
+        if name not in self.splits:
+            raise ManifestError(f"manifest has no split '{name}'; splits: {', '.join(self.splits)}")
+        return self.splits[name]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document."""
+        return {
+            "manifest_version": MANIFEST_VERSION,
+            "seed": self.seed,
+            "created": self.created,
+            "spec": self.spec,
+            "shards": [{**asdict(s), "shape": list(s.shape)} for s in self.shards],
+            "splits": {
+                name: [
+                    {
+                        "name": src.name,
+                        "per_epoch": src.per_epoch,
+                        "info": src.info,
+                        "selections": [{"shard": sel.shard, "indices": sel.indices.tolist()} for sel in src.selections],
+                    }
+                    for src in sources
+                ]
+                for name, sources in self.splits.items()
+            },
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write the manifest (atomically: a temporary file renamed into place)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(p.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1))
+        tmp.replace(p)
+
+    def verify(self) -> None:
+        """Check that every shard is still where the manifest says, complete, with the same checksum."""
+        for s in self.shards:
+            try:
+                attrs = open_group(s.url).attrs.asdict()
+            except WirelessDataError as exc:
+                raise ManifestError(f"manifest shard {s.name}: {exc}; rebuild the manifest (mix build)") from exc
+            if attrs.get("checksum") != s.checksum:
+                raise ManifestError(
+                    f"manifest shard {s.name} at {s.url} changed (checksum {str(attrs.get('checksum'))[:12]} vs "
+                    f"{s.checksum[:12]}); rebuild the manifest (mix build)"
+                )
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Read a manifest file; one-line errors for a missing, malformed or newer one."""
+    p = Path(path)
+    if not p.is_file():
+        raise ManifestError(f"manifest {p}: no such file; build one with 'wirelessdata mix build'")
+    try:
+        doc = json.loads(p.read_text())
+        version = int(doc["manifest_version"])
+        if version > MANIFEST_VERSION:
+            raise ManifestError(f"manifest {p}: version {version} is newer than this wirelessdata reads; upgrade it")
+        shards = tuple(ManifestShard(**{**s, "shape": tuple(s["shape"])}) for s in doc["shards"])
+        splits = {
+            name: tuple(
+                Source(
+                    name=src["name"],
+                    per_epoch=int(src["per_epoch"]),
+                    info=src.get("info", {}),
+                    selections=tuple(
+                        Selection(int(sel["shard"]), np.asarray(sel["indices"], dtype=np.int64))
+                        for sel in src["selections"]
+                    ),
+                )
+                for src in sources
+            )
+            for name, sources in doc["splits"].items()
+        }
+    except ManifestError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ManifestError(f"manifest {p}: malformed ({type(exc).__name__}: {exc})") from exc
+    return Manifest(
+        seed=int(doc["seed"]), shards=shards, splits=splits, spec=doc.get("spec", {}), created=doc.get("created", "")
+    )
