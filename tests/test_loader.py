@@ -36,7 +36,7 @@ def test_epoch_content_and_per_shard_batches(manifest):
         per_shard[b["shard"]] += (b["sample_id"].numpy() & 0xFFFFFFFF).tolist()
     assert sorted(per_shard["s0"]) == list(range(1, 40, 2))  # each selected sample exactly once
     assert sorted(per_shard["s1"]) == sorted(list(range(24)) * 2)  # per_epoch = 2 x available: each twice
-    ds.set_epoch(1)
+    assert ds.state_dict() == {"epoch": 1, "batch": 0}  # a finished epoch moves on
     assert ids_of(list(ds)) != ids_of(batches)  # a new order each epoch
 
 

@@ -15,6 +15,8 @@ Use with ``DataLoader(dataset, batch_size=None, num_workers=...)``. Each batch i
 
 Resume: save ``{"epoch": b["epoch"], "batch": b["batch_index"] + 1}`` of the last batch consumed (or
 :meth:`MixtureDataset.state_dict` without workers) and pass it to :meth:`MixtureDataset.load_state_dict`.
+Without workers, finishing an epoch moves the dataset to the next one; with workers, call
+:meth:`MixtureDataset.set_epoch` between epochs.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class MixtureDataset(IterableDataset):
         used = {sel.shard for src in self.sources for sel in src.selections}
         self.run_length = {i: _csi_chunk(manifest.shards[i].url) for i in used}
         self._scale = {i: _shard_scale(manifest.shards[i].url) for i in used} if normalize == "shard" else {}
+        self._sample_ids = {i: _whole(manifest.shards[i].url, "sample_id") for i in used}
 
     # position in the stream ------------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
@@ -122,24 +125,30 @@ class MixtureDataset(IterableDataset):
             for r in np.unique(batches[k].runs):
                 last_use[int(r)] = k
         readers: dict[int, ShardReader] = {}
-        loaded: dict[int, dict[str, np.ndarray]] = {}
+        loaded: dict[int, np.ndarray] = {}
         for k in mine:
             batch = batches[k]
+            by_shard: dict[int, list[int]] = {}
             for r in np.unique(batch.runs):
-                r = int(r)
-                if r not in loaded:
-                    run = runs[r]
-                    if run.shard not in readers:
-                        readers[run.shard] = ShardReader(self.manifest.shards[run.shard].url, ("csi", "sample_id"))
-                    stop = min(run.stop, readers[run.shard].num_samples)
-                    loaded[r] = readers[run.shard].read_range(run.start, stop)
-            csi, ids = _gather(batch, runs, loaded)
+                if int(r) not in loaded:
+                    by_shard.setdefault(runs[int(r)].shard, []).append(int(r))
+            for shard, needed in by_shard.items():  # every run a batch still needs, read concurrently
+                if shard not in readers:
+                    readers[shard] = ShardReader(self.manifest.shards[shard].url, ("csi",))
+                reader = readers[shard]
+                ranges = [(runs[r].start, min(runs[r].stop, reader.num_samples)) for r in needed]
+                for r, data in zip(needed, reader.read_ranges(ranges), strict=True):
+                    loaded[r] = data["csi"]
+            csi = _gather(batch, runs, loaded)
+            ids = self._sample_ids[batch.shard][batch.indices]
             for r in np.unique(batch.runs):
                 if last_use[int(r)] == k:
                     del loaded[int(r)]
             if not info:
                 self.start_batch = k + 1
             yield self._to_batch(batch, csi, ids, k)
+        if not info:  # a finished epoch: the next iteration is the next epoch
+            self.set_epoch(self.epoch + 1)
 
     def _to_batch(self, batch: Batch, csi: np.ndarray, ids: np.ndarray, k: int) -> dict[str, Any]:
         if self.normalize == "sample":
@@ -159,17 +168,15 @@ class MixtureDataset(IterableDataset):
         }
 
 
-def _gather(batch: Batch, runs: list[Run], loaded: dict[int, dict[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """The batch's CSI [B, ...] and sample ids [B], in batch order, from the loaded runs."""
-    first = loaded[int(batch.runs[0])]["csi"]
+def _gather(batch: Batch, runs: list[Run], loaded: dict[int, np.ndarray]) -> np.ndarray:
+    """The batch's CSI [B, ...] in batch order from the loaded runs' CSI (one copy per run)."""
+    first = loaded[int(batch.runs[0])]
     csi = np.empty((batch.indices.size, *first.shape[1:]), dtype=first.dtype)
-    ids = np.empty(batch.indices.size, dtype=np.uint64)
-    for r in np.unique(batch.runs):
-        members = batch.runs == r
-        rows = batch.indices[members] - runs[int(r)].start
-        csi[members] = loaded[int(r)]["csi"][rows]
-        ids[members] = loaded[int(r)]["sample_id"][rows]
-    return csi, ids
+    bounds = np.flatnonzero(np.diff(batch.runs)) + 1
+    for a, b in zip(np.r_[0, bounds], np.r_[bounds, batch.indices.size], strict=True):
+        r = int(batch.runs[a])
+        np.take(loaded[r], batch.indices[a:b] - runs[r].start, axis=0, out=csi[a:b])
+    return csi
 
 
 def _csi_chunk(url: str) -> int:
@@ -178,8 +185,13 @@ def _csi_chunk(url: str) -> int:
     return int(reader.arrays["csi"].chunks[0])
 
 
+def _whole(url: str, name: str) -> np.ndarray:
+    """A whole per-sample label array of a shard (small: one value per sample)."""
+    reader = ShardReader(url, (name,))
+    return reader.read_range(0, len(reader))[name]
+
+
 def _shard_scale(url: str) -> float:
     """1 / sqrt(mean sample power) of a shard, from its ``path_gain_db`` labels."""
-    reader = ShardReader(url, ("path_gain_db",))
-    gain = reader.read_range(0, len(reader))["path_gain_db"].astype(np.float64)
+    gain = _whole(url, "path_gain_db").astype(np.float64)
     return float(1.0 / np.sqrt(np.mean(10 ** (gain / 10))))

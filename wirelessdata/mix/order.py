@@ -7,9 +7,10 @@ An epoch is a pure function of (manifest split, seed, epoch, batch size, buffer 
 2. each source takes whole runs in a seeded random order, cycling (a new order per pass) until it has
    contributed ``per_epoch`` samples; the runs of all sources are then shuffled together (block shuffle);
 3. samples pass through a seeded shuffle buffer of ``buffer`` samples;
-4. samples are batched per shard (so every batch has one CSI shape; shards differ in T, K, N): a batch is
-   emitted when its shard's bucket holds ``batch_size`` samples; the partial buckets follow at the end of the
-   epoch (unless ``drop_last``).
+4. samples are batched per shard, so that every batch has one CSI shape (shards differ in T, K, N): a batch
+   is emitted when its shard's bucket holds ``batch_size`` samples, and the partial buckets follow at the end
+   of the epoch (unless ``drop_last``). Which samples form a batch is random; inside a batch they are ordered
+   by run, so that a batch is gathered with one copy per run.
 
 Because the whole order is known, resuming at batch k of an epoch skips k batches without reading, and
 batch k of the epoch is the same whatever the number of DataLoader workers or ranks.
@@ -99,6 +100,7 @@ def plan_epoch(
 
     def emit(members: list[int]) -> None:
         m = np.asarray(members)
+        m = m[np.lexsort((sample_idx[m], sample_run[m]))]  # grouped by run: each run is one slice of the batch
         batches.append(Batch(runs[int(sample_run[m[0]])].shard, sample_run[m], sample_idx[m]))
 
     for pos in order:
