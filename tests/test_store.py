@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import write_synthetic
 
+from conftest import write_synthetic
 from wirelessdata.errors import StoreError
 from wirelessdata.store import create_shard, open_shard
 from wirelessdata.synthetic import synthetic_block, synthetic_layout

@@ -5,8 +5,8 @@ import shutil
 import numpy as np
 import pytest
 import zarr
-from conftest import write_synthetic
 
+from conftest import write_synthetic
 from wirelessdata.validate import validate_path, validate_shard
 
 
