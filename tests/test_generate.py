@@ -48,7 +48,7 @@ def test_default_command_writes_paired_valid_shards(tmp_path):
     assert a.attrs["multiband"] == "correlated" and a.attrs["recipe_hash"] == b.attrs["recipe_hash"]
     assert a.attrs["carrier_frequency_hz"] == 3.5e9 and b.attrs["subcarrier_spacing_hz"] == 120e3
     assert not np.array_equal(a.csi.values, b.csi.values)
-    assert a.attrs["stats"]["path_gain_db"]["count"] == 12
+    assert a.attrs["stats"]["metrics"]["path_gain"]["count"] == 12
 
 
 def test_same_seed_same_checksums_and_rerun_keeps_blocks(tmp_path):

@@ -17,7 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from wirelessdata import __version__
+from wirelessdata.catalog.cli import catalog_app
 from wirelessdata.errors import WirelessDataError
+from wirelessdata.mix.cli import mix_app
 
 app = typer.Typer(
     name="wirelessdata",
@@ -29,6 +31,8 @@ app = typer.Typer(
 # wide enough for shard paths when the output is a file or a pipe (rich's default there is 80 columns)
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(mix_app, name="mix")
 
 
 def _version(value: bool) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from wirelessdata.catalog import register_shard
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.plan import DropSetPlan
 from wirelessdata.stats import shard_stats
@@ -125,6 +126,8 @@ def run_plan(
     for band, shard in shards.items():
         done = shard.status == STATUS_COMPLETE
         checksum = shard.group.attrs["checksum"] if done else shard.commit(shard_stats(shard.group))
+        if "://" not in plan.root:  # the catalog lives in a local dataset root
+            register_shard(plan.root, plan.shards[band].url)
         results.append(
             ShardResult(
                 url=plan.shards[band].url,
