@@ -150,3 +150,11 @@ def test_cli_validate_exit_codes_and_json(shard_url, tmp_path):
 def _reconsolidate(url):
     """Refresh the consolidated metadata after a hand edit, so the edit is what readers see."""
     zarr.consolidate_metadata(url)
+
+
+def test_curation_flags_may_change_after_commit(shard_url):
+    g = zarr.open_group(shard_url, mode="r+")
+    g["quality_flags"][3] = 1 << 7
+    assert validate_shard(shard_url).ok
+    g["path_gain_db"][3] = 0.0
+    assert rules(validate_shard(shard_url)) == {"blocks.checksum"}

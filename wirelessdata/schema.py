@@ -45,6 +45,7 @@ class VariableSpec:
     finite: bool = False
     timestamp: bool = False
     bookkeeping: bool = False
+    mutable: bool = False
     compressor: str | None = None
     fill_value: Any = None
 
@@ -111,6 +112,7 @@ def _variable(name: str, spec: dict[str, Any]) -> VariableSpec:
         finite=bool(spec.get("finite", False)),
         timestamp=bool(spec.get("timestamp", False)),
         bookkeeping=bool(spec.get("bookkeeping", False)),
+        mutable=bool(spec.get("mutable", False)),
         compressor=spec.get("compressor"),
         fill_value=spec.get("fill_value"),
     )
@@ -141,7 +143,8 @@ def render_markdown(schema: Schema | None = None) -> str:
         f"Generated from `schemas/{SCHEMA_FILE}` by `wirelessdata schema --markdown`; do not edit by hand.",
         "",
         "One dataset shard is one Zarr v3 group; it opens with `xarray.open_zarr(path)` and no project code.",
-        "Every variable carries CF-style `units` and `long_name` attributes.",
+        "Every variable carries CF-style `units` and `long_name` attributes. A *mutable* variable (curation flags)"
+        " may be rewritten after commit and is left out of the block checksums; every other byte is covered.",
         "",
         "## Dimensions",
         "",
@@ -164,7 +167,7 @@ def render_markdown(schema: Schema | None = None) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for v in s.variables.values():
-        rules = [r for r in ("coordinate", "unique", "monotonic", "finite", "timestamp") if getattr(v, r)]
+        rules = [r for r in ("coordinate", "unique", "monotonic", "finite", "timestamp", "mutable") if getattr(v, r)]
         meaning = v.long_name + (f" ({', '.join(rules)})" if rules else "")
         lines.append(
             f"| `{v.name}` | {v.modality} | {'yes' if v.required else 'no'} | ({', '.join(v.dims)}) "

@@ -137,6 +137,11 @@ def block_checksum(data: Mapping[str, np.ndarray]) -> int:
     return int.from_bytes(h.digest(), "little") | 1
 
 
+def checksummed(data: Mapping[str, np.ndarray], schema: Schema) -> dict[str, np.ndarray]:
+    """The arrays a block checksum covers: all but the schema's mutable ones (curation flags)."""
+    return {k: v for k, v in data.items() if not (k in schema.variables and schema.variables[k].mutable)}
+
+
 def shard_checksum(block_checksums: np.ndarray) -> str:
     """Shard checksum: sha256 of the block checksums (uint64, little-endian, in block order)."""
     return hashlib.sha256(np.asarray(block_checksums, dtype="<u8").tobytes()).hexdigest()
@@ -241,7 +246,7 @@ class Shard:
             regions[name] = region
         # all variables of the block are written concurrently (one event-loop round trip, I/O overlapped)
         with ThreadPoolExecutor(max_workers=1) as pool:  # the checksum (GIL released) overlaps the writes
-            pending = pool.submit(block_checksum, {k: data[k] for k in arrays})
+            pending = pool.submit(block_checksum, checksummed(data, self.schema))
             sync(_write_all([(arr.async_array, regions[n], data[n]) for n, arr in arrays.items()]))
             checksum = pending.result()
         self._sync(arrays, regions)

@@ -28,7 +28,14 @@ import zarr
 
 from wirelessdata.errors import StoreError
 from wirelessdata.schema import Schema, load_schema
-from wirelessdata.store import SHARD_SUFFIX, STATUS_COMPLETE, block_checksum, open_group, shard_checksum
+from wirelessdata.store import (
+    SHARD_SUFFIX,
+    STATUS_COMPLETE,
+    block_checksum,
+    checksummed,
+    open_group,
+    shard_checksum,
+)
 
 
 @dataclass(frozen=True)
@@ -246,7 +253,7 @@ def _check_blocks(report: ShardReport, arrays: dict[str, zarr.Array], attrs: dic
                 report.fail("chunk.readable", name, f"block {b}: cannot read ({type(exc).__name__}: {exc})")
         if len(data) < len(sample_arrays):
             continue
-        if stored[b] != 0 and block_checksum(data) != int(stored[b]):
+        if stored[b] != 0 and block_checksum(checksummed(data, schema)) != int(stored[b]):
             report.fail("blocks.checksum", None, f"block {b} (samples {start}..{stop - 1}): bytes differ from checksum")
         if stored[b] == 0:
             continue
