@@ -107,6 +107,11 @@ def generate(
     ] = None,
     scenario: Annotated[str | None, typer.Option(help="Comma list of UMa, UMi, RMa, InH (default UMa).")] = None,
     recipe: Annotated[Path | None, typer.Option(help="Recipe TOML, e.g. generators/wifo.toml.")] = None,
+    generator: Annotated[
+        str | None, typer.Option(help="tr38901 (statistical, default) or raytrace (Sionna RT).")
+    ] = None,
+    scene: Annotated[str | None, typer.Option(help="raytrace: built-in Sionna RT scene or a Mitsuba XML.")] = None,
+    sensing: Annotated[str | None, typer.Option(help="raytrace: comma list of rgb, lidar, radar.")] = None,
     out: Annotated[str, typer.Option(help="Dataset root (a folder or a Zarr store URL).")] = "wirelessdata-out",
     samples: Annotated[int | None, typer.Option(help="Drops per configuration (default 256).")] = None,
     seed: Annotated[int | None, typer.Option(help="Recipe seed (default 0).")] = None,
@@ -131,7 +136,9 @@ def generate(
         str | None, typer.Option(help="Address of a Dask scheduler (tcp://host:8786) to run the blocks on.")
     ] = None,
 ) -> None:
-    """Generate statistical TR 38.901 CSI shards (Sionna): one shard per (configuration, band), paired drops.
+    """Generate CSI shards: statistical TR 38.901 (Sionna) or ray traced (Sionna RT) with aligned sensing.
+
+    One shard per (configuration, band); the bands of a configuration share their drops (sample_id).
 
     Without --recipe: one configuration per --scenario with the given --bands. With --recipe, every
     [[configs]] entry of the file; flags given here override the file for every configuration.
@@ -143,7 +150,7 @@ def generate(
 
     spec = load_recipe(recipe) if recipe else {}
     if not recipe:
-        spec = {"configs": [{"scenario": s} for s in (_csv(scenario) or ["UMa"])]}
+        spec = {"configs": [{"scenario": s} for s in _csv(scenario)] if scenario else [{}]}
         bands = bands or "sub6,28GHz"
     overrides = {
         "samples": samples,
@@ -161,6 +168,9 @@ def generate(
         "speed_range_kmh": _pair("--speed-kmh", speed_kmh),
         "link": link,
         "save_clusters": save_clusters or None,
+        "generator": generator,
+        "scene": scene,
+        "sensing": _csv(sensing),
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "bands" in overrides and len(overrides["bands"]) == 1 and "multiband" not in overrides:

@@ -13,9 +13,9 @@ from functools import cached_property
 
 import numpy as np
 
-from wirelessdata.generators import tr38901
+from wirelessdata.generators.registry import generator
 from wirelessdata.recipe import DropSet
-from wirelessdata.store import SHARD_SUFFIX, ShardLayout, recipe_hash
+from wirelessdata.store import SHARD_SUFFIX, RaggedSpec, ShardLayout, recipe_hash
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class DropSetPlan:
     def shards(self) -> dict[str, ShardPlan]:
         """One shard per band, keyed by band label."""
         plans = {}
-        for band, lay in tr38901.shard_layouts(self.drops.config).items():
+        for band, lay in generator(self.drops.generator).shard_layouts(self.drops.config).items():
             attrs = {
                 **lay["attrs"],
                 "recipe": self.recipe,
@@ -80,16 +80,15 @@ class DropSetPlan:
                 "tags": list(self.drops.tags),
                 "drop_set": self.drops.name,
             }
-            optional = ("delay_spread_s", "k_factor_db", "best_beam", "distance_m", "indoor")
-            modalities = ("csi", "clusters") if self.drops.config.save_clusters else ("csi",)
             layout = ShardLayout(
-                modalities=modalities,
+                modalities=tuple(lay["modalities"]),
                 num_samples=self.drops.num_samples,
                 block_size=self.drops.block_size,
                 sizes=lay["sizes"],
                 coords=lay["coords"],
                 attrs=attrs,
-                optional=optional,
+                optional=tuple(lay.get("optional", ())),
+                ragged=tuple(RaggedSpec(**r) for r in lay.get("ragged", ())),
             )
             url = f"{self.root.rstrip('/')}/{self.drops.name}-{band}{SHARD_SUFFIX}"
             plans[band] = ShardPlan(band, url, layout)
@@ -98,7 +97,8 @@ class DropSetPlan:
     def generate(self, block: int) -> dict[str, dict[str, np.ndarray]]:
         """Arrays of ``block`` for every band's shard, ready for :meth:`wirelessdata.store.Shard.write_block`."""
         start, stop = self.block_range(block)
-        per_band = tr38901.generate_block(self.drops.config, stop - start, self.block_seed(block))
+        gen = generator(self.drops.generator)
+        per_band = gen.generate_block(self.drops.config, stop - start, self.block_seed(block))
         ids = self.sample_ids(start, stop)
         flags = np.zeros(stop - start, np.uint32)
         return {band: {**arrays, "sample_id": ids, "quality_flags": flags} for band, arrays in per_band.items()}

@@ -2,12 +2,12 @@
 
 A recipe file::
 
-    generator = "tr38901"      # the engine
+    generator = "tr38901"      # the engine: tr38901 (Sionna, statistical) or raytrace (Sionna RT)
     samples = 12000            # drops per configuration (every band of a drop is one sample of its shard)
     seed = 2025
     block_size = 64            # drops per block: the unit of work, of resume and of randomness
 
-    [defaults]                 # fields applied to every configuration (Tr38901Config fields)
+    [defaults]                 # fields applied to every configuration (the generator's Config fields)
     num_ue_ant = 1
 
     [[configs]]                # one drop set; one shard per band
@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from wirelessdata.errors import ConfigError
-from wirelessdata.generators.tr38901 import GENERATOR, Tr38901Config
+from wirelessdata.generators.registry import MODULES, generator
 
 TOP_KEYS = ("generator", "samples", "seed", "block_size", "defaults", "configs")
 CONFIG_EXTRA_KEYS = ("name", "tags", "speed_range_kmh")
 DEFAULT_SAMPLES = 256
 DEFAULT_BLOCK_SIZE = 64
-GENERATORS = (GENERATOR,)
+DEFAULT_GENERATOR = "tr38901"
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class DropSet:
     """One configuration of a recipe: drops evaluated at each of its bands, one shard per band.
 
     :param name: prefix of the shard names, ``<name>-<band>``.
-    :param config: the generator configuration.
+    :param generator: the generator's name (see :mod:`wirelessdata.generators.registry`).
+    :param config: the generator configuration (its ``Config``).
     :param num_samples: drops.
     :param seed: recipe seed.
     :param block_size: drops per block.
@@ -52,7 +53,8 @@ class DropSet:
     """
 
     name: str
-    config: Tr38901Config
+    generator: str
+    config: Any
     num_samples: int
     seed: int
     block_size: int
@@ -61,7 +63,7 @@ class DropSet:
     def recipe(self) -> dict[str, Any]:
         """The full recipe of the drop set as plain JSON-able data (hashed into ``recipe_hash``)."""
         return {
-            "generator": GENERATOR,
+            "generator": self.generator,
             "name": self.name,
             "samples": self.num_samples,
             "seed": self.seed,
@@ -77,7 +79,7 @@ def _int(name: str, value: Any, minimum: int) -> int:
     return value
 
 
-def _config(name: str, fields: Mapping[str, Any]) -> Tr38901Config:
+def _config(name: str, generator_name: str, fields: Mapping[str, Any]) -> Any:
     fields = dict(fields)
     if "speed_range_kmh" in fields:
         if "speed_range_mps" in fields:
@@ -87,7 +89,7 @@ def _config(name: str, fields: Mapping[str, Any]) -> Tr38901Config:
             raise ConfigError(f"{name}.speed_range_kmh: {kmh!r} is not a pair [min, max]")
         fields["speed_range_mps"] = [float(v) / 3.6 for v in kmh]
     try:
-        return Tr38901Config.from_dict(fields)
+        return generator(generator_name).Config.from_dict(fields)
     except ConfigError as exc:
         raise ConfigError(f"{name}: {exc}") from exc
     except TypeError as exc:  # a wrongly typed value that from_dict did not catch
@@ -105,9 +107,9 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     unknown = sorted(set(recipe) - set(TOP_KEYS))
     if unknown:
         raise ConfigError(f"recipe: unknown key(s) {unknown}; valid keys: {list(TOP_KEYS)}")
-    generator = recipe.get("generator", GENERATOR)
-    if generator not in GENERATORS:
-        raise ConfigError(f"recipe.generator: unknown generator {generator!r}; allowed: {list(GENERATORS)}")
+    gen = overrides.pop("generator", None) or recipe.get("generator", DEFAULT_GENERATOR)
+    if gen not in MODULES:
+        raise ConfigError(f"recipe.generator: unknown generator {gen!r}; allowed: {list(MODULES)}")
     top = {k: overrides.pop(k) if k in overrides else recipe.get(k) for k in ("samples", "seed", "block_size")}
     samples = _int("samples", top["samples"] if top["samples"] is not None else DEFAULT_SAMPLES, 1)
     seed = _int("seed", top["seed"] if top["seed"] is not None else 0, 0)
@@ -121,15 +123,23 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     sets, names = [], set()
     for i, entry in enumerate(configs):
         fields = {**defaults, **entry, **overrides}
-        name = str(fields.pop("name", "") or f"{GENERATOR}-{str(fields.get('scenario', 'UMa')).lower()}")
+        given_name = str(fields.pop("name", "") or "")
         tags = fields.pop("tags", [])
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ConfigError(f"configs[{i}].tags: must be a list of strings")
+        config = _config(f"configs[{i}] ({given_name or gen})", gen, fields)
+        name = given_name or _default_name(gen, config)
         if name in names:
             raise ConfigError(f"configs[{i}].name: {name!r} is used twice; shard names must be unique")
         names.add(name)
-        sets.append(DropSet(name, _config(f"configs[{i}] ({name})", fields), samples, seed, block_size, tuple(tags)))
+        sets.append(DropSet(name, gen, config, samples, seed, block_size, tuple(tags)))
     return sets
+
+
+def _default_name(gen: str, config: Any) -> str:
+    """``<generator>-<scenario or scene>`` in lower case, e.g. ``tr38901-uma``, ``raytrace-simple_street_canyon``."""
+    where = getattr(config, "scenario", None) or Path(str(getattr(config, "scene", "") or "default")).stem
+    return f"{gen}-{where}".lower()
 
 
 def load_recipe(path: str | Path) -> dict[str, Any]:
