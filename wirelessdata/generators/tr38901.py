@@ -57,7 +57,6 @@ class ScenarioSpec:
     :param indoor_ratio: Fraction of indoor UEs
     :param max_2d_in_m: Largest indoor 2D distance of O2I UEs [m] (§7.4.3.1)
     :param num_clusters: Largest number of clusters over LoS, NLoS and O2I (Table 7.5-6)
-    :param sionna_model: Sionna class (``sionna.phy.channel.tr38901``)
     """
 
     min_frequency_hz: float
@@ -68,16 +67,15 @@ class ScenarioSpec:
     indoor_ratio: float
     max_2d_in_m: float
     num_clusters: int
-    sionna_model: str
 
 
 SCENARIOS: dict[str, ScenarioSpec] = {
-    "UMa": ScenarioSpec(0.5e9, 100e9, 25.0, 35.0, 289.0, 0.8, 25.0, 20, "UMa"),
-    "UMi": ScenarioSpec(0.5e9, 100e9, 10.0, 10.0, 115.0, 0.8, 25.0, 19, "UMi"),
+    "UMa": ScenarioSpec(0.5e9, 100e9, 25.0, 35.0, 289.0, 0.8, 25.0, 20),
+    "UMi": ScenarioSpec(0.5e9, 100e9, 10.0, 10.0, 115.0, 0.8, 25.0, 19),
     # RMa fast-fading parameters (Table 7.5-6 Part-3) are specified for 0.5-7 GHz only.
-    "RMa": ScenarioSpec(0.5e9, 7e9, 35.0, 35.0, 1000.0, 0.5, 10.0, 11, "RMa"),
+    "RMa": ScenarioSpec(0.5e9, 7e9, 35.0, 35.0, 1000.0, 0.5, 10.0, 11),
     # Indoor hotspot, mixed office; every UE is indoors, BS on the ceiling (3 m), UE at 1 m.
-    "InH": ScenarioSpec(0.5e9, 100e9, 3.0, 1.0, 50.0, 1.0, 0.0, 19, "InH"),
+    "InH": ScenarioSpec(0.5e9, 100e9, 3.0, 1.0, 50.0, 1.0, 0.0, 19),
 }
 
 
