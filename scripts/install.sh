@@ -22,10 +22,11 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=.venv/.wirelessdata-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
+  pip() { .venv/bin/python -m pip "$@" 2>&1 | { grep -v '^WARNING: Location' || true; }; }
+  pip install -q --upgrade pip
   # torch first and pinned: the CPU wheel on this disk; an open range would pull a multi-GB CUDA build.
-  .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[all,dev]" "torch==2.13.0"
+  pip install -q "torch==2.13.0"
+  pip install -q -e ".[all,dev]" "torch==2.13.0"
   touch "$stamp"
 fi
 echo "install: ready (.venv)"

@@ -1,0 +1,384 @@
+"""Pretraining loop: masked reconstruction over a stream of CSI batches, with checkpoints and exact resume.
+
+A batch is ``{"csi": complex64 [B, T, K, Nbs, Nue], "sample_id": int64 [B], "shard": str}``; batches may
+differ in shape. One step: per-sample normalisation (``normalise``: RMS complex amplitude 1 over the whole
+sample), noise at ``snr_db`` on the model input only (the target stays clean), and the masked MSE averaged
+over the masks of ``cfg.masks`` (each a separate forward pass; or one drawn per batch, see
+``TrainConfig``); AdamW and a linear warm-up + cosine schedule.
+
+A run directory holds ``checkpoint.pt`` (model, optimiser, scheduler, RNG, step, loss curve, config; written
+atomically every ``checkpoint_every`` steps and at the end) and ``model_card.json`` next to it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from wirelessdata.errors import ConfigError, WirelessDataError
+from wirelessdata.models.masking import MASK_KINDS, make_mask
+from wirelessdata.models.wifo import (
+    MODEL_SIZES,
+    ModelConfig,
+    WiFo,
+    add_noise,
+    csi_to_input,
+    masked_mse,
+    normalise,
+    patch_grid,
+    patchify,
+)
+
+CHECKPOINT = "checkpoint.pt"
+MODEL_CARD = "model_card.json"
+_FORMAT = "wirelessdata-wifo-checkpoint/1"
+
+Batches = Iterable[Mapping[str, Any]] | Callable[[int], Iterable[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that shapes the numbers of a run; resuming requires the same values.
+
+    ``steps`` is the length of the schedule (optimiser steps); the learning rate rises linearly from 0 to ``lr``
+    over ``warmup_steps`` and follows a half cosine down to ``min_lr`` at ``steps``. ``mask_schedule``:
+    ``mean`` averages the loss of every mask of ``masks`` on every batch (one forward pass each); ``sample`` draws
+    one of them per batch (uniformly, from the run's generator, as WiFo does), about ``len(masks)`` times cheaper
+    per sample. (Drawn, not taken in turn: a loader that interleaves shards periodically would otherwise pair
+    each shard with one mask.)
+    """
+
+    model: str = "tiny"
+    patch: tuple[int, int, int] = (4, 4, 4)
+    steps: int = 1000
+    lr: float = 1e-3
+    min_lr: float = 1e-5
+    warmup_steps: int = 50
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.999)
+    mask_ratio: float = 0.85
+    masks: tuple[str, ...] = MASK_KINDS
+    mask_schedule: str = "mean"
+    snr_db: float | None = 20.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.model in MODEL_SIZES, f"model must be one of {', '.join(MODEL_SIZES)}"),
+            (len(self.patch) == 3 and all(p >= 1 for p in self.patch), "patch must be 3 positive integers"),
+            (self.steps >= 1, "steps must be at least 1"),
+            (0 <= self.warmup_steps <= self.steps, "warmup_steps must be between 0 and steps"),
+            (0 <= self.min_lr <= self.lr, "lr must be positive and min_lr between 0 and lr"),
+            (self.lr > 0 and self.weight_decay >= 0, "lr must be positive and weight_decay non-negative"),
+            (all(0 <= b < 1 for b in self.betas) and len(self.betas) == 2, "betas must be two numbers in [0, 1)"),
+            (0 < self.mask_ratio < 1, "mask_ratio must be between 0 and 1"),
+            (bool(self.masks) and set(self.masks) <= set(MASK_KINDS), f"masks must be among {', '.join(MASK_KINDS)}"),
+            (self.mask_schedule in ("mean", "sample"), "mask_schedule must be mean or sample"),
+            (self.snr_db is None or math.isfinite(self.snr_db), "snr_db must be a finite number or None"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"invalid training configuration: {message}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Inverse of ``to_dict``; unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        if unknown := set(data) - names:
+            raise ConfigError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    def model_config(self) -> ModelConfig:
+        return ModelConfig.of_size(self.model, tuple(self.patch))
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Progress after one optimiser step (``step`` counts from 1); ``seconds`` since this call of ``train`` began."""
+
+    step: int
+    steps: int
+    loss: float
+    lr: float
+    samples: int
+    shard: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """``losses``: the loss of every step since step 1 (across resumes); ``samples``/``seconds``: this call only."""
+
+    checkpoint: Path
+    model_card: Path
+    step: int
+    losses: tuple[float, ...]
+    samples: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint: the model (eval mode), its training configuration, step and loss curve."""
+
+    model: WiFo
+    config: TrainConfig
+    step: int
+    losses: tuple[float, ...]
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Learning rate of optimiser step ``step`` (0-based) as a fraction of ``cfg.lr``: warm-up, then cosine."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    floor = cfg.min_lr / cfg.lr
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+class _Run:
+    """Model, optimiser, schedule and RNG of one run, with their state as a checkpoint dict."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            self.model = WiFo(cfg.model_config()).to(device)
+        decay = [p for p in self.model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.model.parameters() if p.dim() < 2]  # biases, norms, mask token
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.lr,
+            betas=cfg.betas,
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, cfg))
+        self.generator = torch.Generator().manual_seed(cfg.seed)  # masks and noise, always on the CPU
+        self.step = 0
+        self.losses: list[float] = []
+
+    def train_step(self, batch: Mapping[str, Any]) -> float:
+        """One optimiser step on ``batch``; returns the loss (masked MSE, averaged over the masks of the step)."""
+        x, _ = normalise(csi_to_input(batch.get("csi")).to(self.device))
+        grid = patch_grid(tuple(x.shape[2:]), self.cfg.patch)
+        noisy = add_noise(x, self.cfg.snr_db, self.generator)
+        target = patchify(x, self.cfg.patch)
+        self.model.train()
+        kinds = self.cfg.masks
+        if self.cfg.mask_schedule == "sample":
+            kinds = (kinds[int(torch.randint(len(kinds), (), generator=self.generator))],)
+        loss = torch.zeros((), device=self.device)
+        for kind in kinds:
+            mask = make_mask(kind, x.shape[0], grid, self.cfg.mask_ratio, self.generator)
+            loss = loss + masked_mse(self.model(noisy, mask), target, mask) / len(kinds)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        self.losses.append(loss.item())
+        return self.losses[-1]
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": _FORMAT,
+            "config": self.cfg.to_dict(),
+            "step": self.step,
+            "losses": list(self.losses),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": self.generator.get_state(),
+        }
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["rng"])
+        self.step, self.losses = int(state["step"]), [float(v) for v in state["losses"]]
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The raw checkpoint dict at ``path`` (a file, or a run directory holding ``checkpoint.pt``).
+
+    :raises WirelessDataError: missing, unreadable, or not a checkpoint of this package.
+    """
+    path = Path(path)
+    path = path / CHECKPOINT if path.is_dir() else path
+    if not path.is_file():
+        raise WirelessDataError(f"no checkpoint at {path}; train first (wirelessdata train)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        TrainConfig.from_dict(state["config"])
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise WirelessDataError(
+            f"checkpoint {path} is corrupt or not a wirelessdata checkpoint ({type(exc).__name__}); "
+            "delete it to start over"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != _FORMAT:
+        raise WirelessDataError(f"checkpoint {path} is not a {_FORMAT} checkpoint; delete it to start over")
+    return state
+
+
+def _mismatch(path: Path, exc: Exception) -> WirelessDataError:
+    return WirelessDataError(
+        f"checkpoint {path} does not match its own configuration ({type(exc).__name__}); delete it to start over"
+    )
+
+
+def load_checkpoint(path: Path, device: str | torch.device | None = None) -> Checkpoint:
+    """The model of a checkpoint file or run directory, on ``device`` (default: CUDA when present), eval mode."""
+    state = read_checkpoint(path)
+    cfg = TrainConfig.from_dict(state["config"])
+    model = WiFo(cfg.model_config())
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise _mismatch(path, exc) from None
+    model.to(device or default_device()).eval()
+    return Checkpoint(model=model, config=cfg, step=int(state["step"]), losses=tuple(state["losses"]))
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _write_card(out_dir: Path, run: _Run, data: Any, seconds: float, samples: int) -> Path:
+    path = out_dir / MODEL_CARD
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    card = {
+        "format": "wirelessdata-model-card/1",
+        "model": {
+            "architecture": "WiFo masked autoencoder (3D patches, STF-PE)",
+            "size": run.cfg.model,
+            "parameters": parameter_count(run.model),
+            **asdict(run.model.cfg),
+        },
+        "config": run.cfg.to_dict(),
+        "data": data if data is not None else previous.get("data"),
+        "training": {
+            "checkpoint": CHECKPOINT,
+            "step": run.step,
+            "final_loss": run.losses[-1] if run.losses else None,
+            "last_session": {"samples": samples, "seconds": round(seconds, 3), "device": str(run.device)},
+            "torch": torch.__version__,
+        },
+        "metrics": previous.get("metrics", {}),
+    }
+    _atomic_write(path, lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
+    return path
+
+
+def update_model_card(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
+    """Merge ``metrics`` (e.g. the result of ``evaluate``) into the ``metrics`` of the run's model card."""
+    path = Path(run_dir) / MODEL_CARD
+    if not path.is_file():
+        raise WirelessDataError(f"no model card at {path}; train first (wirelessdata train)")
+    card = json.loads(path.read_text())
+    card["metrics"] = {**card.get("metrics", {}), **metrics}
+    _atomic_write(path, lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
+    return path
+
+
+def _resume(run: _Run, out_dir: Path, resume: bool) -> None:
+    if not (out_dir / CHECKPOINT).exists():
+        return
+    if not resume:
+        raise WirelessDataError(f"{out_dir} already holds a checkpoint; resume it or choose another output directory")
+    state = read_checkpoint(out_dir / CHECKPOINT)
+    saved = TrainConfig.from_dict(state["config"])
+    if saved != run.cfg:
+        changed = ", ".join(
+            f"{f.name} {getattr(saved, f.name)} -> {getattr(run.cfg, f.name)}"
+            for f in fields(TrainConfig)
+            if getattr(saved, f.name) != getattr(run.cfg, f.name)
+        )
+        raise ConfigError(f"cannot resume {out_dir} with a different configuration ({changed}); use the same options")
+    try:
+        run.load(state)
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise _mismatch(out_dir / CHECKPOINT, exc) from None
+
+
+def train(
+    batches: Batches,
+    cfg: TrainConfig,
+    out_dir: Path,
+    resume: bool = False,
+    on_step: Callable[[StepInfo], None] | None = None,
+    *,
+    checkpoint_every: int = 100,
+    device: str | torch.device | None = None,
+    data: Any = None,
+) -> TrainResult:
+    """Train (or resume) a WiFo model on ``batches`` until ``cfg.steps`` steps or the end of the stream.
+
+    :param batches: batch dicts in step order (step 1 first). On resume the first ``step`` batches of an iterable
+        are skipped; a callable is called with the number of steps already done and must yield from there.
+    :param out_dir: run directory for ``checkpoint.pt`` and ``model_card.json`` (created).
+    :param resume: continue from ``out_dir``'s checkpoint; without it an existing checkpoint is an error.
+        Resuming with the same config and the same batches reproduces the uninterrupted run exactly (same device).
+    :param on_step: called after every step (after the checkpoint of that step is written).
+    :param device: default CUDA when present, else CPU.
+    :param data: JSON-able description of the training data (e.g. the manifest) for the model card.
+    :raises WirelessDataError: no batches, bad CSI, corrupt checkpoint, or a different config on resume.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run(cfg, torch.device(device) if device else default_device())
+    _resume(run, out_dir, resume)
+    start, saved, samples, began = run.step, run.step, 0, time.perf_counter()
+    stream = batches(start) if callable(batches) else itertools.islice(batches, start, None)
+
+    def save() -> None:
+        _atomic_write(out_dir / CHECKPOINT, lambda p: torch.save(run.state(), p))
+        _write_card(out_dir, run, data, time.perf_counter() - began, samples)
+
+    for _, batch in zip(range(start, cfg.steps), stream, strict=False):
+        shard = str(batch.get("shard", "?"))
+        try:
+            loss = run.train_step(batch)
+        except WirelessDataError as exc:
+            raise type(exc)(f"shard {shard}: {exc}") from None
+        samples += int(batch["csi"].shape[0])
+        if run.step % checkpoint_every == 0 or run.step == cfg.steps:
+            save()
+            saved = run.step
+        if on_step is not None:
+            lr = run.scheduler.get_last_lr()[0]
+            on_step(StepInfo(run.step, cfg.steps, loss, lr, samples, shard, time.perf_counter() - began))
+    if run.step == 0:
+        raise WirelessDataError("no training batches: the data selects no training samples")
+    if run.step != saved:  # the stream ended between checkpoints
+        save()
+    return TrainResult(
+        checkpoint=out_dir / CHECKPOINT,
+        model_card=out_dir / MODEL_CARD,
+        step=run.step,
+        losses=tuple(run.losses),
+        samples=samples,
+        seconds=time.perf_counter() - began,
+    )
