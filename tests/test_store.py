@@ -93,3 +93,12 @@ def test_ragged_lidar_roundtrip(tmp_path):
     np.testing.assert_array_equal(np.concatenate(got), points)
     np.testing.assert_array_equal(ds.lidar_count.values, counts)
     assert ds.rgb.dtype == np.uint8 and ds.radar_cube.dtype == np.complex64
+
+
+def test_a_folder_that_is_not_a_shard_is_never_wiped(tmp_path):
+    folder = tmp_path / "a.zarr"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match="exists and is not a wirelessdata shard"):
+        create_shard(str(folder), synthetic_layout())
+    assert (folder / "notes.txt").read_text() == "mine"

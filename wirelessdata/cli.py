@@ -19,7 +19,10 @@ from rich.table import Table
 from wirelessdata import __version__
 from wirelessdata.catalog.cli import catalog_app
 from wirelessdata.errors import WirelessDataError
+from wirelessdata.importers.cli import import_app
 from wirelessdata.mix.cli import mix_app
+from wirelessdata.model_commands import evaluate as evaluate_command
+from wirelessdata.model_commands import train as train_command
 
 app = typer.Typer(
     name="wirelessdata",
@@ -31,8 +34,7 @@ app = typer.Typer(
 # wide enough for shard paths when the output is a file or a pipe (rich's default there is 80 columns)
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-app.add_typer(catalog_app, name="catalog")
-app.add_typer(mix_app, name="mix")
+
 
 
 def _version(value: bool) -> None:
@@ -227,6 +229,13 @@ def schema(
         typer.echo(text, nl=False)
     else:
         output.write_text(text)
+
+
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(mix_app, name="mix")
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
+app.add_typer(import_app, name="import")
 
 
 def main() -> None:

@@ -377,6 +377,10 @@ def _existing_shard(url: str, layout: ShardLayout, overwrite: bool) -> Shard | N
     try:
         group = open_group(url, mode="r+")
     except StoreError:
+        if "://" not in url and os.path.exists(url) and (not os.path.isdir(url) or os.listdir(url)):
+            raise StoreError(
+                f"{url}: exists and is not a wirelessdata shard; choose another --out or remove it"
+            ) from None
         return None
     attrs = group.attrs.asdict()
     if "schema" not in attrs:

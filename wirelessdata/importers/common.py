@@ -1,0 +1,168 @@
+"""What every importer shares: the defect report, strict mode, and writing one shard block by block.
+
+An importer scans its source first and lists every :class:`Defect` (by row and reason) before it
+writes anything; ``strict`` turns any defect into a :class:`StrictError` at that point. The good rows
+are then written with :func:`write_shard`: blocks of rows into pre-created regions (a rerun of the
+same import resumes at the first unwritten block), commit with the shard's statistics, registration
+in the catalog of the dataset root, validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from wirelessdata.catalog import register_shard
+from wirelessdata.errors import WirelessDataError
+from wirelessdata.schema import load_schema
+from wirelessdata.stats import shard_stats
+from wirelessdata.store import STATUS_COMPLETE, ShardLayout, create_shard, recipe_hash
+from wirelessdata.validate import ShardReport, validate_shard
+
+SKIPPED = "skipped"
+"""The row is not imported."""
+FLAGGED = "flagged"
+"""The row is imported with the ``importer_defect`` quality flag; the detail says what was repaired."""
+DROPPED = "dropped"
+"""A column or modality of the source is not imported (no row is lost)."""
+NOTED = "noted"
+"""The data are imported as documented; the defect limits what they mean (e.g. times without a date)."""
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)`` with stage ``"scan"`` (rows) or ``"write"`` (blocks)."""
+
+
+class SourceError(WirelessDataError):
+    """A source folder cannot be imported (missing, not the expected layout, nothing importable)."""
+
+
+class StrictError(SourceError):
+    """``strict`` was asked and the source has defects."""
+
+
+@dataclass(frozen=True)
+class Defect:
+    """One defect of a source.
+
+    :param row: the source's row id (DeepSense ``index``, DeepMIMO receiver index), None when the
+        defect concerns a whole column, folder or transmitter-receiver pair.
+    :param source: where: the CSV column, folder, file or tx/rx pair.
+    :param code: stable reason code, e.g. ``ply_truncated`` (listed in docs/importers.md).
+    :param detail: one line for people.
+    :param action: what the importer did: :data:`SKIPPED`, :data:`FLAGGED`, :data:`DROPPED` or :data:`NOTED`.
+    """
+
+    row: int | None
+    source: str
+    code: str
+    detail: str
+    action: str
+
+
+def check_strict(path: str, defects: Sequence[Defect]) -> None:
+    """Raise :class:`StrictError` naming the first defect when there is any."""
+    if defects:
+        d = defects[0]
+        where = f"row {d.row} {d.source}" if d.row is not None else d.source
+        raise StrictError(
+            f"{path}: {len(defects)} defects with --strict (first: {where}: {d.code}: {d.detail}); "
+            "rerun without --strict to import the good rows"
+        )
+
+
+def counts(defects: Sequence[Defect]) -> dict[str, int]:
+    """Number of defects per code."""
+    out: dict[str, int] = {}
+    for d in defects:
+        out[d.code] = out.get(d.code, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def importer_flag() -> np.uint32:
+    """The ``importer_defect`` bit of ``quality_flags``."""
+    return np.uint32(load_schema().flag_bit("importer_defect"))
+
+
+def shard_attrs(recipe: Mapping[str, Any], **attrs: Any) -> dict[str, Any]:
+    """Group attributes of an imported shard: ``attrs`` plus the recipe, its hash and ``seed`` 0 (nothing is drawn).
+
+    The recipe names the source and every option, so the same import of the same source has the same
+    hash and resumes; another one is refused (or replaced with ``overwrite``).
+    """
+    return {**attrs, "recipe": dict(recipe), "recipe_hash": recipe_hash(recipe), "seed": 0}
+
+
+@dataclass
+class ImportResult:
+    """What an import did: source rows, imported samples (``rows_flagged`` of them with the ``importer_defect``
+    flag), blocks written now or kept from an earlier run, the shard checksum, validation and defects."""
+
+    url: str
+    rows_total: int
+    num_samples: int
+    rows_flagged: int
+    blocks_written: int
+    blocks_skipped: int
+    checksum: str
+    report: ShardReport
+    defects: list[Defect] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "shard": self.url,
+            "ok": self.report.ok,
+            "rows_total": self.rows_total,
+            "num_samples": self.num_samples,
+            "rows_flagged": self.rows_flagged,
+            "blocks_written": self.blocks_written,
+            "blocks_skipped": self.blocks_skipped,
+            "checksum": self.checksum,
+            "defect_counts": counts(self.defects),
+            "defects": [asdict(d) for d in self.defects],
+            "validation": self.report.to_dict(),
+        }
+
+
+BlockMaker = Callable[[int], dict[str, np.ndarray]]
+
+
+def write_shard(
+    root: str,
+    url: str,
+    layout: ShardLayout,
+    make_block: BlockMaker,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> tuple[int, str, ShardReport]:
+    """Write every pending block, commit, register in the catalog of ``root`` (local roots), validate.
+
+    :param make_block: ``block -> data``: the block's per-sample arrays; arrays of variables the shard
+        does not hold (optional ones absent from the layout or the schema) are left out here.
+    :returns: ``(blocks written, shard checksum, validation report)``.
+    """
+    shard = create_shard(url, layout, overwrite=overwrite)
+    names = {v.name for v in layout.variables(shard.schema)}
+    pending = shard.pending_blocks()
+    done = layout.num_blocks - len(pending)
+    if progress is not None:
+        progress("write", done, layout.num_blocks)
+    # the next block is read while this one is written (decoders and zarr's codecs release the GIL)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(make_block, pending[0]) if pending else None
+        for i, block in enumerate(pending):
+            assert ahead is not None
+            data = ahead.result()
+            ahead = pool.submit(make_block, pending[i + 1]) if i + 1 < len(pending) else None
+            shard.write_block(block, {k: v for k, v in data.items() if k in names})
+            if progress is not None:
+                progress("write", done + i + 1, layout.num_blocks)
+    complete = shard.status == STATUS_COMPLETE
+    checksum = str(shard.group.attrs["checksum"]) if complete else shard.commit(shard_stats(shard.group))
+    if "://" not in root:  # the catalog lives in a local dataset root
+        register_shard(root, url)
+    return len(pending), checksum, validate_shard(url)
