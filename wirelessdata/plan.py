@@ -101,4 +101,5 @@ class DropSetPlan:
         per_band = gen.generate_block(self.drops.config, stop - start, self.block_seed(block))
         ids = self.sample_ids(start, stop)
         flags = np.zeros(stop - start, np.uint32)
-        return {band: {**arrays, "sample_id": ids, "quality_flags": flags} for band, arrays in per_band.items()}
+        # a generator may flag samples itself (quality_flags); the plan owns the ids
+        return {band: {"quality_flags": flags, **arrays, "sample_id": ids} for band, arrays in per_band.items()}

@@ -25,6 +25,7 @@ import numpy as np
 from wirelessdata import __version__
 from wirelessdata.errors import ConfigError
 from wirelessdata.generators.bands import Band, make_band
+from wirelessdata.generators.checks import fail, number, positive_int
 
 if TYPE_CHECKING:
     from wirelessdata.generators.multiband import Drops, MultiBandEngine
@@ -129,18 +130,18 @@ class Tr38901Config:
         set_ = object.__setattr__  # normalise in place: the dataclass is frozen
         scenario = {s.lower(): s for s in SCENARIOS}.get(str(self.scenario).lower())
         if scenario is None:
-            _fail("scenario", f"unknown scenario {self.scenario!r}", list(SCENARIOS))
+            fail("scenario", f"unknown scenario {self.scenario!r}", list(SCENARIOS))
         set_(self, "scenario", scenario)
         spec = SCENARIOS[scenario]
         set_(self, "_spec", spec)
-        set_(self, "bands", _normalise_bands(self.bands))
-        set_(self, "bs_array", _normalise_array(self.bs_array))
+        set_(self, "bands", normalise_bands(self.bands))
+        set_(self, "bs_array", normalise_array(self.bs_array))
         for name in ("indoor_ratio", "bs_height_m", "min_distance_m", "max_distance_m"):
             if getattr(self, name) is None:
                 set_(self, name, getattr(spec, name))
         if not isinstance(self.speed_range_mps, list | tuple) or len(self.speed_range_mps) != 2:
-            _fail("speed_range_mps", f"{self.speed_range_mps!r} is not a pair", "[min, max] m/s, 0 <= min <= max")
-        set_(self, "speed_range_mps", tuple(float(_number("speed_range_mps", v)) for v in self.speed_range_mps))
+            fail("speed_range_mps", f"{self.speed_range_mps!r} is not a pair", "[min, max] m/s, 0 <= min <= max")
+        set_(self, "speed_range_mps", tuple(float(number("speed_range_mps", v)) for v in self.speed_range_mps))
         self._validate()
 
     def _validate(self) -> None:
@@ -152,32 +153,32 @@ class Tr38901Config:
             ("o2i_model", O2I_MODELS),
         ):
             if getattr(self, name) not in allowed:
-                _fail(name, f"unknown value {getattr(self, name)!r}", list(allowed))
-        _positive_int("num_ue_ant", self.num_ue_ant)
-        _positive_int("num_time_steps", self.num_time_steps)
+                fail(name, f"unknown value {getattr(self, name)!r}", list(allowed))
+        positive_int("num_ue_ant", self.num_ue_ant)
+        positive_int("num_time_steps", self.num_time_steps)
         if not isinstance(self.save_clusters, bool):
-            _fail("save_clusters", f"{self.save_clusters!r} is not a boolean", "true or false")
+            fail("save_clusters", f"{self.save_clusters!r} is not a boolean", "true or false")
         for name in ("snapshot_interval_s", "bs_height_m", "min_distance_m", "max_distance_m"):
-            if not _number(name, getattr(self, name)) > 0:
-                _fail(name, f"{getattr(self, name)!r} is not positive", "a number > 0")
-        if not _number("indoor_ratio", self.indoor_ratio) <= 1 or self.indoor_ratio < 0:
-            _fail("indoor_ratio", f"{self.indoor_ratio!r} is outside [0, 1]", "a fraction in [0, 1]")
+            if not number(name, getattr(self, name)) > 0:
+                fail(name, f"{getattr(self, name)!r} is not positive", "a number > 0")
+        if not number("indoor_ratio", self.indoor_ratio) <= 1 or self.indoor_ratio < 0:
+            fail("indoor_ratio", f"{self.indoor_ratio!r} is outside [0, 1]", "a fraction in [0, 1]")
         if self.scenario == "InH" and self.indoor_ratio != 1:
-            _fail("indoor_ratio", f"{self.indoor_ratio!r} with InH, where every UE is indoors", "1 (or unset)")
+            fail("indoor_ratio", f"{self.indoor_ratio!r} with InH, where every UE is indoors", "1 (or unset)")
         lo, hi = self.speed_range_mps
         if not 0 <= lo <= hi < math.inf:
-            _fail("speed_range_mps", f"{list(self.speed_range_mps)} is not an increasing pair", "0 <= min <= max")
+            fail("speed_range_mps", f"{list(self.speed_range_mps)} is not an increasing pair", "0 <= min <= max")
         if self.min_distance_m >= self.max_distance_m:
-            _fail("min_distance_m", f"{self.min_distance_m} >= max_distance_m {self.max_distance_m}", "min < max")
+            fail("min_distance_m", f"{self.min_distance_m} >= max_distance_m {self.max_distance_m}", "min < max")
         if len(self.bands) < 2 and self.multiband == "correlated":
-            _fail("multiband", "'correlated' needs two bands or more", "'independent' for a single band")
+            fail("multiband", "'correlated' needs two bands or more", "'independent' for a single band")
         for i, band in enumerate(self.bands):
             where = f"bands[{i}] ({band.label})"
-            _positive_int(f"{where}.num_subcarriers", band.num_subcarriers)
-            if not _number(f"{where}.subcarrier_spacing_hz", band.subcarrier_spacing_hz) > 0:
-                _fail(f"{where}.subcarrier_spacing_hz", f"{band.subcarrier_spacing_hz!r} is not positive", "> 0")
+            positive_int(f"{where}.num_subcarriers", band.num_subcarriers)
+            if not number(f"{where}.subcarrier_spacing_hz", band.subcarrier_spacing_hz) > 0:
+                fail(f"{where}.subcarrier_spacing_hz", f"{band.subcarrier_spacing_hz!r} is not positive", "> 0")
             if band.bandwidth_hz > band.max_bandwidth_hz:
-                _fail(
+                fail(
                     where,
                     f"bandwidth {band.num_subcarriers} x {band.subcarrier_spacing_hz:g} Hz = "
                     f"{band.bandwidth_hz / 1e6:g} MHz exceeds the band's {band.max_bandwidth_hz / 1e6:g} MHz",
@@ -188,7 +189,7 @@ class Tr38901Config:
                 band.carrier_frequency_hz + band.bandwidth_hz / 2,
             )
             if low < spec.min_frequency_hz or high > spec.max_frequency_hz:
-                _fail(
+                fail(
                     where,
                     f"{low / 1e9:g}-{high / 1e9:g} GHz is outside the {self.scenario} validity range",
                     f"{spec.min_frequency_hz / 1e9:g}-{spec.max_frequency_hz / 1e9:g} GHz",
@@ -227,41 +228,26 @@ class Tr38901Config:
         return d
 
 
-def _fail(name: str, problem: str, allowed: Any) -> None:
-    raise ConfigError(f"{name}: {problem}; allowed: {allowed}")
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        _fail(name, f"{value!r} is not a finite number", "a number")
-    return value
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        _fail(name, f"{value!r} is not a positive integer", "an integer >= 1")
-
-
-def _normalise_bands(bands: Any) -> tuple[Band, ...]:
+def normalise_bands(bands: Any) -> tuple[Band, ...]:
     if isinstance(bands, str | Mapping | Band):
         bands = [bands]
     if not isinstance(bands, list | tuple) or not bands:
-        _fail("bands", f"{bands!r} is not a non-empty list", "a list of band labels or mappings")
+        fail("bands", f"{bands!r} is not a non-empty list", "a list of band labels or mappings")
     resolved = tuple(make_band(b, DEFAULT_NUM_SUBCARRIERS) for b in bands)
     labels = [b.label for b in resolved]
     if len(set(labels)) != len(labels):
-        _fail("bands", f"duplicate band in {labels}", "each band at most once")
+        fail("bands", f"duplicate band in {labels}", "each band at most once")
     return resolved
 
 
-def _normalise_array(bs_array: Any) -> tuple[int, int]:
+def normalise_array(bs_array: Any) -> tuple[int, int]:
     if isinstance(bs_array, str):
         parts = bs_array.lower().split("x")
         bs_array = [int(p) if p.strip().isdigit() else p for p in parts]
     if not isinstance(bs_array, list | tuple) or len(bs_array) != 2:
-        _fail("bs_array", f"{bs_array!r} is not rows x columns", "e.g. [4, 8] or '4x8'")
+        fail("bs_array", f"{bs_array!r} is not rows x columns", "e.g. [4, 8] or '4x8'")
     for value in bs_array:
-        _positive_int("bs_array", value)
+        positive_int("bs_array", value)
     return tuple(bs_array)
 
 
@@ -369,9 +355,9 @@ def generate_block(cfg: Tr38901Config, num_samples: int, seed: int) -> dict[str,
           ``cluster_zod_rad`` [n, C], float32, NaN for clusters the link state does not have;
           departure is at the transmitter of ``cfg.link``
     """
-    _positive_int("num_samples", num_samples)
+    positive_int("num_samples", num_samples)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        _fail("seed", f"{seed!r} is not a non-negative integer", "an integer >= 0")
+        fail("seed", f"{seed!r} is not a non-negative integer", "an integer >= 0")
     engine = _engine(cfg)
     drops = _draw_drops(cfg, num_samples, np.random.default_rng([int(seed), TOPOLOGY_STREAM]))
     chunks = [
@@ -401,7 +387,7 @@ def _band_arrays(cfg: Tr38901Config, engine: MultiBandEngine, results: list[dict
         csi = result["csi"]
         los = result["los"].cpu().numpy()
         k_db = 10 * np.log10(result["k_factor"].cpu().numpy())
-        best_beam, path_gain_db = _beams_and_gain(csi, engine.bs_ant_pos(b), cfg.bs_array, band.carrier_frequency_hz)
+        best_beam, path_gain_db = beams_and_gain(csi, engine.bs_ant_pos(b), cfg.bs_array, band.carrier_frequency_hz)
         out = {
             "csi": csi.cpu().numpy().astype(np.complex64),
             "los": los,
@@ -449,7 +435,7 @@ def _draw_drops(cfg: Tr38901Config, n: int, rng: np.random.Generator) -> Drops:
     )
 
 
-def _beams_and_gain(
+def beams_and_gain(
     csi: Any, bs_ant_pos: np.ndarray, bs_array: tuple[int, int], carrier_hz: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Strongest beam of :func:`beam_codebook` and path gain, both from R = sum over t, k, ue of ``h h^H``.
