@@ -258,7 +258,7 @@ def test_no_catalog_missing_root_and_outside_shard(tmp_path):
 def test_newer_foreign_and_corrupt_catalogs_are_refused(root, tmp_path):
     with sqlite3.connect(root / CATALOG_FILE) as conn:
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'catalog_version'")
-    with pytest.raises(CatalogError, match="catalog version 99, this wirelessdata reads version 1; upgrade"):
+    with pytest.raises(CatalogError, match="catalog version 99, this wirelessdata reads version 2; upgrade"):
         ls(str(root))
     foreign = tmp_path / "foreign.sqlite"
     with sqlite3.connect(foreign) as conn:
@@ -335,3 +335,16 @@ def test_real_generated_corpus(tmp_path):
     assert rows["sub6"]["ue_speed_mean"] == pytest.approx(rows["28GHz"]["ue_speed_mean"])
     assert rows["28GHz"]["doppler_mean"] == pytest.approx(rows["sub6"]["doppler_mean"] * 8, rel=1e-6)
     assert names(ls(str(out), ["band=28GHz"])) == [rows["28GHz"]["shard"]]
+
+
+def test_curation_counts_and_tags_are_filterable(root):
+    import zarr
+
+    url = str(root / "b-28GHz.zarr")
+    g = zarr.open_group(url, mode="r+")
+    g.attrs["curation"] = {"counts": {"any": 3, "near_duplicate": 2, "zero_power": 1}}
+    g.attrs["tags"] = ["zero-shot", "wifo"]
+    register_shard(str(root), url)
+    assert names(ls(str(root), ["flagged>0"])) == ["b-28GHz.zarr"]
+    assert names(ls(str(root), ["flag_near_duplicate>=2", "tag=wifo"])) == ["b-28GHz.zarr"]
+    assert names(ls(str(root), ["tag!=zero-shot"])) == ["a-28GHz.zarr", "a-sub6.zarr", "c-lidar.zarr"]

@@ -27,7 +27,13 @@ def root(tmp_path_factory):
         "block_size": 8,
         "configs": [
             {"name": "uma", "scenario": "UMa", "bands": ["sub6", "28GHz"], "tags": ["pretrain"]},
-            {"name": "rma", "scenario": "RMa", "bands": ["1.5GHz"], "multiband": "independent", "tags": ["pretrain"]},
+            {  # wide enough a band that distinct RMa drops are not near duplicates of each other
+                "name": "rma",
+                "scenario": "RMa",
+                "bands": [{"band": "1.5GHz", "num_subcarriers": 64, "subcarrier_spacing_hz": 120e3}],
+                "multiband": "independent",
+                "tags": ["pretrain"],
+            },
             {"name": "umi", "scenario": "UMi", "bands": ["sub6"], "multiband": "independent", "tags": ["zero-shot"]},
         ],
     }
@@ -141,3 +147,20 @@ def test_spec_parse_errors():
     with pytest.raises(ConfigError, match="weight or count, not both"):
         parse_spec({"sources": [{"where": ["band=sub6"], "weight": 1, "count": 3}]})
     assert np.isclose(parse_spec({"sources": [{"where": "band=sub6"}]}).val_fraction, 0.1)
+
+
+def test_a_leaking_mixture_is_refused(root, tmp_path):
+    import shutil
+
+    from wirelessdata.catalog import register_shard
+
+    leaky = tmp_path / "root"
+    shutil.copytree(root, leaky)
+    shutil.copytree(leaky / "uma-sub6.zarr", leaky / "leak-sub6.zarr")  # the same drops under another name
+    register_shard(str(leaky), str(leaky / "leak-sub6.zarr"))
+    spec = {
+        "sources": [{"name": "uma", "where": ["recipe_name=uma"]}],
+        "holdout": [{"name": "held", "where": ["shard=leak-sub6.zarr"]}],
+    }
+    with pytest.raises(ConfigError, match="the mixture leaks: .* training sample"):
+        build_manifest(parse_spec(spec), str(leaky))

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from wirelessdata import __version__
 from wirelessdata.catalog.cli import catalog_app
+from wirelessdata.curate.cli import curate_app
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.importers.cli import import_app
 from wirelessdata.mix.cli import mix_app
@@ -34,7 +35,6 @@ app = typer.Typer(
 # wide enough for shard paths when the output is a file or a pipe (rich's default there is 80 columns)
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
 
 
 def _version(value: bool) -> None:
@@ -236,6 +236,7 @@ app.add_typer(mix_app, name="mix")
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.add_typer(import_app, name="import")
+app.add_typer(curate_app, name="curate")
 
 
 def main() -> None:

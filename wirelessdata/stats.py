@@ -244,12 +244,12 @@ def _measure(data: Mapping[str, np.ndarray], chunks: list[np.ndarray], carrier: 
             out["doppler"] = speed * float(carrier) / SPEED_OF_LIGHT
     if chunks:
         csi = np.concatenate(chunks)
-        out["csi_power"] = _csi_power_db(csi)
+        out["csi_power"] = csi_power_db(csi)
         out["angular_spread"] = angular_spread(csi)
     return out
 
 
-def _csi_power_db(csi: np.ndarray) -> np.ndarray:
+def csi_power_db(csi: np.ndarray) -> np.ndarray:
     """float64 [n]: 10 log10 of the mean |H|^2 of each sample of ``csi`` [n, ...] (-inf for zero CSI)."""
     flat = np.ascontiguousarray(csi).reshape(csi.shape[0], -1)
     flat = flat.view(flat.real.dtype)  # real and imaginary parts side by side

@@ -159,7 +159,8 @@ def open_group(url: str, mode: str = "r") -> zarr.Group:
         raise StoreError(f"{url}: not a Zarr v3 shard ({type(exc).__name__}: {exc})") from exc
 
 
-def _consolidate(group: zarr.Group) -> None:
+def consolidate(group: zarr.Group) -> None:
+    """Rewrite the group's consolidated metadata (after arrays or their attributes changed)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         zarr.consolidate_metadata(group.store, path=group.path or None)
@@ -269,7 +270,7 @@ class Shard:
         self.group.attrs.update(
             {"status": STATUS_COMPLETE, "checksum": checksum, "stats": dict(stats or {}), "committed": _now()}
         )
-        _consolidate(self.group)
+        consolidate(self.group)
         return checksum
 
     # internals ---------------------------------------------------------------------------------
@@ -457,7 +458,7 @@ def create_shard(url: str, layout: ShardLayout, overwrite: bool = False, schema:
                     raise StoreError(f"{url}: layout coords lack '{spec.name}' {spec.dims}")
                 arr[...] = np.asarray(layout.coords[spec.name], dtype=spec.dtype)
         group.attrs["status"] = STATUS_INCOMPLETE
-        _consolidate(group)
+        consolidate(group)
     except StoreError:
         raise
     except OSError as exc:

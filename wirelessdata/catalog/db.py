@@ -24,7 +24,7 @@ from wirelessdata.catalog.fields import FILTERABLE, JSON_FIELDS
 from wirelessdata.errors import WirelessDataError
 
 CATALOG_FILE = "catalog.sqlite"
-CATALOG_VERSION = 1
+CATALOG_VERSION = 2
 """Version of the table layout; a catalog with a higher version is refused."""
 ENV_CATALOG = "WIRELESSDATA_CATALOG"
 """Environment variable naming the catalog file, overriding ``ROOT/catalog.sqlite`` (a shared catalog)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wirelessdata.schema import load_schema
 from wirelessdata.stats import METRICS, SUMMARY_STATS
 
 
@@ -55,6 +56,11 @@ CONFIG_FIELDS: tuple[Field, ...] = (
     Field("created", "TEXT", "ISO 8601 UTC time the shard was created"),
     Field("committed", "TEXT", "ISO 8601 UTC time the shard was committed"),
     Field("checksum", "TEXT", "shard checksum over its block checksums"),
+    Field("flagged", "INTEGER", "samples with any curation quality flag (set by wirelessdata curate)"),
+    *(
+        Field(f"flag_{name}", "INTEGER", f"samples flagged {name}: {flag['description']}")
+        for name, flag in load_schema().quality_flags.items()
+    ),
 )
 
 DIST_FIELDS: tuple[Field, ...] = tuple(

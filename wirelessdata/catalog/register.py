@@ -137,6 +137,7 @@ def row_from_attrs(
     :param csi_shape: ``(T, K, N_bs, N_ue)`` of the ``csi`` variable, None without CSI.
     """
     recipe = attrs.get("recipe") or {}
+    counts = (attrs.get("curation") or {}).get("counts", {})
     t, k, nbs, nue = csi_shape or (None, None, attrs.get("num_bs_ant"), attrs.get("num_ue_ant"))
     row: dict[str, Any] = {
         "shard": key,
@@ -145,6 +146,8 @@ def row_from_attrs(
         **{name: attrs.get(name) for name in FIELDS if name in _FROM_ATTRS},
         "recipe_name": recipe.get("name"),
         "tags": ",".join(attrs.get("tags", [])) or None,
+        "flagged": counts.get("any"),
+        **{f"flag_{name}": counts.get(name) for name in load_schema().quality_flags},
         "num_bs_ant": nbs,
         "num_ue_ant": nue,
         "num_snapshots": t,

@@ -90,7 +90,10 @@ def show(manifest: Annotated[Path, typer.Argument(help="Manifest JSON.")]) -> No
 
 @mix_app.command()
 def check(manifest: Annotated[Path, typer.Argument(help="Manifest JSON.")]) -> None:
-    """Check that every shard of a manifest is in place, complete and unchanged."""
+    """Check that every shard of a manifest is in place and unchanged, and that nothing leaks from training."""
+    from wirelessdata.mix.spec import refuse_leaks
+
     m = load_manifest(manifest)
     m.verify()
-    typer.echo(f"ok: {len(m.shards)} shards unchanged")
+    refuse_leaks(m)
+    typer.echo(f"ok: {len(m.shards)} shards unchanged, no training sample duplicates a validation or held-out one")
