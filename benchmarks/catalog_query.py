@@ -19,11 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import typer
+from timing import median_time
 from typer.testing import CliRunner
 
 from wirelessdata.catalog import CATALOG_FILE, Catalog, ls, row_from_attrs
@@ -35,15 +35,6 @@ from wirelessdata.synthetic import synthetic_block, synthetic_layout
 FILTERS = ["band=28GHz", "delay_spread_p50>3e-7", "has=lidar"]
 BANDS = ("sub6", "28GHz", "39GHz", "60GHz", "3.5GHz")
 SCENARIOS = ("UMa", "UMi", "RMa", "InH")
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def fabricated_stats(rng: np.random.Generator, samples: int = 64) -> dict:

@@ -14,23 +14,13 @@ import os
 import shutil
 import statistics
 import tempfile
-import time
-from collections.abc import Callable
 
 import numpy as np
+from timing import median_time
 
 from wirelessdata.read import ShardReader, fast_pipeline_available
 from wirelessdata.store import create_shard
 from wirelessdata.synthetic import synthetic_block, synthetic_layout
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def fsync(path: str) -> None:

@@ -147,6 +147,7 @@ def generate(
     A rerun of the same command resumes an interrupted run; each finished shard is validated.
     """
     from wirelessdata.plan import DropSetPlan
+    from wirelessdata.progress import progress_bars
     from wirelessdata.recipe import drop_sets, load_recipe
     from wirelessdata.run import executor, run_plan
 
@@ -179,18 +180,10 @@ def generate(
         overrides["multiband"] = "independent"  # one band: nothing to correlate
     plans = [DropSetPlan(d, out) for d in drop_sets(spec, overrides)]
     results = []
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with (
         executor(workers, scheduler) as client,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            disable=not err_console.is_terminal and not os.environ.get("WIRELESSDATA_PROGRESS"),
-        ) as progress,
+        progress_bars() as progress,
     ):
         for plan in plans:
             label = f"{plan.drops.name} [{','.join(plan.shards)}]"

@@ -62,12 +62,11 @@ def train(
     threads: Annotated[int, typer.Option(help="torch threads (0: torch's default).")] = 0,
 ) -> None:
     """Pretrain the WiFo-style masked autoencoder on a manifest's training split (CPU or GPU)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from wirelessdata.mix.loader import MixtureDataset
     from wirelessdata.mix.manifest import load_manifest
     from wirelessdata.models import TrainConfig
     from wirelessdata.models import train as train_model
+    from wirelessdata.progress import progress_bars
 
     _threads(threads)
     m = load_manifest(manifest)
@@ -77,14 +76,7 @@ def train(
         model=model, steps=steps, lr=lr, warmup_steps=warmup, mask_schedule=mask_schedule, snr_db=snr_db, seed=seed
     )
     console = _console()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not sys.stderr.isatty(),
-    ) as progress:
+    with progress_bars() as progress:
         task = progress.add_task(f"train {model}", total=steps)
 
         def on_step(info: Any) -> None:

@@ -9,7 +9,6 @@ CLI prints ``error: ...``, exit 2); a shard that fails validation exits 1.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,16 +55,9 @@ def _pair(flag: str, value: str) -> tuple[int, int]:
 @contextmanager
 def _progress(label: str) -> Iterator[Progress]:
     """A rich progress display with one bar per stage (``scan``, ``write``); yields the callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from wirelessdata.progress import progress_bars
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=not err_console.is_terminal and not os.environ.get("WIRELESSDATA_PROGRESS"),
-    ) as bars:
+    with progress_bars() as bars:
         tasks: dict[str, int] = {}
 
         def update(stage: str, done: int, total: int) -> None:
