@@ -5,6 +5,16 @@ import pytest
 from wirelessdata.store import create_shard
 from wirelessdata.synthetic import synthetic_block, synthetic_layout
 
+SMALL_OVERRIDES = {
+    "samples": 12,
+    "block_size": 4,
+    "num_time_steps": 4,
+    "num_subcarriers": 16,
+    "bs_array": "2x2",
+    "bands": ["sub6", "28GHz"],
+}
+"""A small paired sub6/28GHz TR 38.901 drop set (recipe overrides): 12 drops in 3 blocks, T=4, K=16, 2x2 BS."""
+
 
 def write_synthetic(url, commit=True, blocks=None, **layout_kwargs):
     """Create a synthetic shard at ``url``, write ``blocks`` (default all), commit when all are written."""

@@ -2,24 +2,16 @@
 
 import pytest
 
+from conftest import SMALL_OVERRIDES
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.plan import DropSetPlan
 from wirelessdata.recipe import drop_sets
 from wirelessdata.run import executor, run_plan
 
-OVERRIDES = {
-    "samples": 12,
-    "block_size": 4,
-    "num_time_steps": 4,
-    "num_subcarriers": 16,
-    "bs_array": "2x2",
-    "bands": ["sub6", "28GHz"],
-}
-
 
 @pytest.mark.slow
 def test_two_workers_write_the_same_bytes_as_one_process(tmp_path):
-    (drops,) = drop_sets({}, OVERRIDES)
+    (drops,) = drop_sets({}, SMALL_OVERRIDES)
     serial = run_plan(DropSetPlan(drops, str(tmp_path / "serial")))
     with executor(workers=2) as client:
         assert client is not None

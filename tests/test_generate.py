@@ -8,6 +8,7 @@ import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
+from conftest import SMALL_OVERRIDES
 from wirelessdata.cli import app
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.plan import DropSetPlan
@@ -16,14 +17,6 @@ from wirelessdata.run import run_plan
 from wirelessdata.validate import validate_path
 
 SMALL = ["--samples", "12", "--block-size", "4", "--snapshots", "4", "--subcarriers", "16", "--bs-array", "2x2"]
-SMALL_OVERRIDES = {
-    "samples": 12,
-    "block_size": 4,
-    "num_time_steps": 4,
-    "num_subcarriers": 16,
-    "bs_array": "2x2",
-    "bands": ["sub6", "28GHz"],
-}
 runner = CliRunner()
 
 
