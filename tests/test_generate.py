@@ -155,3 +155,16 @@ def _repo():
     from pathlib import Path
 
     return Path(__file__).resolve().parents[1]
+
+
+def test_a_second_writer_of_the_same_shards_is_refused(tmp_path):
+    from wirelessdata.lock import shard_locks
+
+    (drops,) = drop_sets({}, SMALL_OVERRIDES)
+    plan = DropSetPlan(drops, str(tmp_path))
+    with (
+        shard_locks([plan.shards["sub6"].url]),  # as another generate would hold it
+        pytest.raises(WirelessDataError, match=r"locked by PID \d+ on .*; wait for it"),
+    ):
+        run_plan(plan)
+    assert [r.report.ok for r in run_plan(plan)] == [True, True]  # released: the run goes through

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from wirelessdata.catalog import register_shard
 from wirelessdata.errors import WirelessDataError
+from wirelessdata.lock import shard_locks
 from wirelessdata.plan import DropSetPlan
 from wirelessdata.stats import shard_stats
 from wirelessdata.store import STATUS_COMPLETE, Shard, create_shard, open_shard
@@ -107,6 +108,13 @@ def run_plan(
     :param on_block: called after each block, also for blocks skipped because they were done.
     :param client: a Dask client to run the block tasks on; None runs them here, in order.
     """
+    with shard_locks([sp.url for sp in plan.shards.values()]):
+        return _run_locked(plan, overwrite, on_block, client)
+
+
+def _run_locked(
+    plan: DropSetPlan, overwrite: bool, on_block: BlockCallback | None, client: Client | None
+) -> list[ShardResult]:
     shards: dict[str, Shard] = {
         band: create_shard(sp.url, sp.layout, overwrite=overwrite) for band, sp in plan.shards.items()
     }
