@@ -15,8 +15,7 @@ See docs/catalog.md.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from wirelessdata.lazy import lazy_getattr
 
 _API = {
     "CATALOG_FILE": "db",
@@ -35,8 +34,4 @@ _API = {
 }
 __all__ = sorted(_API)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _API:
-        raise AttributeError(f"module 'wirelessdata.catalog' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"wirelessdata.catalog.{_API[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _API)

@@ -9,8 +9,7 @@ Python API, mirroring ``wirelessdata curate`` (see docs/curation.md)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from wirelessdata.lazy import lazy_getattr
 
 _API = {
     "CurationReport": "pipeline",
@@ -22,8 +21,4 @@ _API = {
 }
 __all__ = sorted(_API)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _API:
-        raise AttributeError(f"module 'wirelessdata.curate' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"wirelessdata.curate.{_API[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _API)

@@ -12,8 +12,7 @@ catalog of ``root`` and validates it; the :class:`ImportResult` says what happen
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from wirelessdata.lazy import lazy_getattr
 
 _API = {
     "ChannelConfig": "deepmimo",
@@ -28,7 +27,4 @@ _API = {
 __all__ = sorted(_API)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _API:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _API)
