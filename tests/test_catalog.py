@@ -348,3 +348,23 @@ def test_curation_counts_and_tags_are_filterable(root):
     assert names(ls(str(root), ["flagged>0"])) == ["b-28GHz.zarr"]
     assert names(ls(str(root), ["flag_near_duplicate>=2", "tag=wifo"])) == ["b-28GHz.zarr"]
     assert names(ls(str(root), ["tag!=zero-shot"])) == ["a-28GHz.zarr", "a-sub6.zarr", "c-lidar.zarr"]
+
+
+def _open_fresh(path, barrier):
+    barrier.wait()
+    with Catalog(path, create=True) as cat:
+        cat.select()
+
+
+def test_many_processes_creating_one_catalog_at_once(tmp_path):
+    """Creating a catalog switches its journal to WAL; SQLite answers that race with "locked" at once (was flaky)."""
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(15):
+        barrier = ctx.Barrier(8)
+        path = tmp_path / f"r{round_}" / CATALOG_FILE
+        procs = [ctx.Process(target=_open_fresh, args=(path, barrier)) for _ in range(8)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 8, f"round {round_}"

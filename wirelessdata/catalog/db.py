@@ -14,7 +14,9 @@ root moved or copied together with its ``catalog.sqlite`` stays valid.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -188,9 +190,7 @@ class Catalog:
 
     # internals ----------------------------------------------------------------------------------
     def _init(self) -> None:
-        mode = "DELETE" if _on_network_fs(self.path) else "WAL"
-        if self.conn.execute("PRAGMA journal_mode").fetchone()[0].upper() != mode:
-            self.conn.execute(f"PRAGMA journal_mode={mode}")
+        self._set_journal_mode("DELETE" if _on_network_fs(self.path) else "WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         version = self._version()
         if version is None:
@@ -202,6 +202,23 @@ class Catalog:
             raise CatalogError(
                 f"{self.path}: catalog version {version}, this wirelessdata reads version {CATALOG_VERSION}; {fix}"
             )
+
+    def _set_journal_mode(self, mode: str) -> None:
+        """Switch the journal to ``mode``, retrying while other processes hold the file.
+
+        The switch upgrades a read lock to an exclusive one; SQLite answers "locked" at once instead of waiting
+        when two connections do that together (deadlock avoidance), so the busy timeout alone does not cover it.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                if self.conn.execute("PRAGMA journal_mode").fetchone()[0].upper() != mode:
+                    self.conn.execute(f"PRAGMA journal_mode={mode}")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.01, 0.1))
 
     def _version(self) -> int | None:
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
