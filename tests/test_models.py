@@ -195,6 +195,18 @@ def test_one_model_takes_heterogeneous_shapes():
             assert model.reconstruct(x, mask).shape == x.shape
 
 
+def test_encode_sees_every_token_and_matches_the_masked_path():
+    model = WiFo(ModelConfig.of_size("tiny")).eval()
+    x = torch.randn(3, 2, 8, 8, 16)
+    feats = model.encode(x)
+    assert feats.shape == (3, 2 * 2 * 4, 64)
+    keep = torch.arange(16).expand(3, -1)
+    assert torch.equal(feats, model._encode(x, keep))
+    shuffled = torch.stack([torch.randperm(16) for _ in range(3)])  # token order in, same order out
+    assert torch.allclose(model._encode(x, shuffled), feats.gather(1, shuffled[..., None].expand(-1, -1, 64)), atol=1e-5)
+    assert not torch.allclose(feats[0], model.encode(x[[1, 0, 2]])[0])  # features depend on the sample
+
+
 def test_model_sizes_match_wifo():
     counts = {s: sum(p.numel() for p in WiFo(ModelConfig.of_size(s)).parameters()) for s in ("tiny", "base")}
     assert 0.3e6 <= counts["tiny"] < 0.4e6

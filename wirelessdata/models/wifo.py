@@ -194,19 +194,33 @@ class WiFo(nn.Module):
         grid = patch_grid(tuple(x.shape[2:]), self.cfg.patch)
         if mask.masked.shape != (x.shape[0], math.prod(grid)):
             raise WirelessDataError(f"mask of shape {tuple(mask.masked.shape)} does not fit {x.shape[0]} x {grid}")
-        tokens = self.patch_embed(x).flatten(2).transpose(1, 2)  # [B, L, D]
-        tokens = tokens + stf_pos_embed(grid, self.cfg.embed_dim).to(tokens)
         keep = mask.keep.to(x.device)
-        z = tokens.gather(1, keep[..., None].expand(-1, -1, tokens.shape[-1]))
-        for block in self.encoder:
-            z = block(z)
-        z = self.decoder_embed(self.encoder_norm(z))
-        full = self.mask_token.expand(x.shape[0], tokens.shape[1], -1)
+        z = self.decoder_embed(self._encode(x, keep))
+        full = self.mask_token.expand(x.shape[0], math.prod(grid), -1)
         z = full.scatter(1, keep[..., None].expand(-1, -1, z.shape[-1]), z)
         z = z + stf_pos_embed(grid, self.cfg.decoder_dim).to(z)
         for block in self.decoder:
             z = block(z)
         return self.head(self.decoder_norm(z))
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Encoder features of every token of ``x`` ``[B, 2, T, N, K]`` (nothing hidden): ``[B, L, embed_dim]``.
+
+        Tokens in (t, n, k) order as ``patchify``; the input of frozen-encoder task heads and embedding distances.
+        """
+        grid = patch_grid(tuple(x.shape[2:]), self.cfg.patch)
+        keep = torch.arange(math.prod(grid), device=x.device).expand(x.shape[0], -1)
+        return self._encode(x, keep)
+
+    def _encode(self, x: Tensor, keep: Tensor) -> Tensor:
+        """Patch embedding + STF-PE, the tokens ``keep`` ``[B, L_keep]`` through the encoder: ``[B, L_keep, D]``."""
+        grid = patch_grid(tuple(x.shape[2:]), self.cfg.patch)
+        tokens = self.patch_embed(x).flatten(2).transpose(1, 2)  # [B, L, D]
+        tokens = tokens + stf_pos_embed(grid, self.cfg.embed_dim).to(tokens)
+        z = tokens.gather(1, keep[..., None].expand(-1, -1, tokens.shape[-1]))
+        for block in self.encoder:
+            z = block(z)
+        return self.encoder_norm(z)
 
     def reconstruct(self, x: Tensor, mask: TokenMask) -> Tensor:
         """The model's estimate of the whole input, ``[B, 2, T, N, K]``, from the tokens in ``mask.keep``."""
