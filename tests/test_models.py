@@ -203,7 +203,9 @@ def test_encode_sees_every_token_and_matches_the_masked_path():
     keep = torch.arange(16).expand(3, -1)
     assert torch.equal(feats, model._encode(x, keep))
     shuffled = torch.stack([torch.randperm(16) for _ in range(3)])  # token order in, same order out
-    assert torch.allclose(model._encode(x, shuffled), feats.gather(1, shuffled[..., None].expand(-1, -1, 64)), atol=1e-5)
+    assert torch.allclose(
+        model._encode(x, shuffled), feats.gather(1, shuffled[..., None].expand(-1, -1, 64)), atol=1e-5
+    )
     assert not torch.allclose(feats[0], model.encode(x[[1, 0, 2]])[0])  # features depend on the sample
 
 
