@@ -1,0 +1,202 @@
+"""``wirelessdata plot SHARD``: PNG figures of one sample, to see what a shard holds before reading any code.
+
+CSI (when the shard has it): magnitude over time x subcarrier (first BS and UE antenna) and over antenna x
+subcarrier (first snapshot; antenna ``n = bs * Nue + ue``), the power-delay profile (inverse FFT over
+subcarriers with a Hann window, averaged over snapshots and antennas) and the Doppler spectrum (FFT over
+snapshots, Hann window, averaged over subcarriers and antennas, with the largest Doppler shift ``|v| f_c / c``
+of the sample's UE velocity marked). Sensing, when present: the camera images, a top view of the LiDAR points,
+and the radar's range-Doppler map (FFT over fast time and chirps, power summed over receive antennas).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wirelessdata.errors import ConfigError, StoreError
+from wirelessdata.interop.sources import shard_info
+from wirelessdata.read import ShardReader
+from wirelessdata.store import open_group
+
+SPEED_OF_LIGHT = 299_792_458.0
+DPI = 90
+PDP_OVERSAMPLING = 4
+"""Zero-padding factor of the delay axis (the taps are interpolated, not resolved more finely)."""
+PDP_FLOOR_DB = -60.0
+DOPPLER_BINS = 64
+"""FFT length of the Doppler spectrum (the snapshots are zero-padded to it)."""
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise StoreError("wirelessdata plot needs matplotlib: pip install 'wirelessdata[all]'") from exc
+    return plt
+
+
+def _db(power: np.ndarray) -> np.ndarray:
+    return 10 * np.log10(np.maximum(power, np.finfo(np.float64).tiny))
+
+
+def _save(fig: Any, path: Path) -> Path:
+    plt = _pyplot()
+    try:
+        fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"cannot write {path}: {exc}") from exc
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _image(h_db: np.ndarray, extent: list[float], title: str, xlabel: str, ylabel: str) -> Any:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    im = ax.imshow(h_db, aspect="auto", origin="lower", extent=extent, interpolation="nearest")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    fig.colorbar(im, ax=ax, label="|H| (dB)")
+    return fig
+
+
+def csi_figures(data: dict[str, np.ndarray], coords: dict[str, np.ndarray], attrs: dict[str, Any], label: str) -> dict:
+    """The four CSI figures of one sample: ``{kind: matplotlib Figure}``.
+
+    :param data: ``csi`` ``[T, K, Nbs, Nue]`` complex; optional ``ue_vel`` ``[3]`` m/s, ``delay_spread_s`` s.
+    :param coords: ``time`` ``[T]`` s and ``subcarrier`` ``[K]`` Hz offsets.
+    """
+    plt = _pyplot()
+    h = data["csi"]
+    t_n, k_n, nbs, nue = h.shape
+    h = h.reshape(t_n, k_n, nbs * nue)  # antenna n = bs * Nue + ue, as the model layout
+    f_mhz, t_ms = coords["subcarrier"] / 1e6, coords["time"] * 1e3
+    df = float(np.median(np.diff(coords["subcarrier"]))) if k_n > 1 else float(attrs["subcarrier_spacing_hz"])
+    dt = float(np.median(np.diff(coords["time"]))) if t_n > 1 else 0.0
+    figs = {}
+    pad_t = (t_ms[-1] - t_ms[0]) / max(t_n - 1, 1) / 2 if t_n > 1 else 0.5
+    figs["csi-time-subcarrier"] = _image(
+        _db(np.abs(h[:, :, 0]) ** 2),
+        [f_mhz[0], f_mhz[-1], t_ms[0] - pad_t, t_ms[-1] + pad_t],
+        f"{label}: |H|, antenna 0",
+        "subcarrier offset (MHz)",
+        "time (ms)",
+    )
+    figs["csi-antenna-subcarrier"] = _image(
+        _db(np.abs(h[0].T) ** 2),
+        [f_mhz[0], f_mhz[-1], -0.5, nbs * nue - 0.5],
+        f"{label}: |H|, snapshot 0",
+        "subcarrier offset (MHz)",
+        "antenna n = bs * Nue + ue",
+    )
+    # power-delay profile: subcarriers -> delay taps (Hann window, zero-padded), averaged over snapshots and antennas
+    taps = np.fft.ifft(h * np.hanning(k_n)[None, :, None], n=PDP_OVERSAMPLING * k_n, axis=1)
+    pdp = np.mean(np.abs(taps) ** 2, axis=(0, 2))
+    delay_ns = np.arange(taps.shape[1]) / (taps.shape[1] * df) * 1e9
+    half = taps.shape[1] // 2  # the second half of the axis holds the wrapped (negative) delays
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    pdp_db = _db(pdp[:half] / pdp.max())
+    ax.plot(delay_ns[:half], pdp_db)
+    ax.set_ylim(bottom=max(ax.get_ylim()[0], PDP_FLOOR_DB))
+    last = int(np.flatnonzero(pdp_db > PDP_FLOOR_DB)[-1])  # the peak is 0 dB: never empty
+    ax.set_xlim(0, delay_ns[min(half - 1, int(last * 1.25) + 1)])
+    ds = data.get("delay_spread_s")
+    if ds is not None and np.isfinite(ds):
+        ax.axvline(float(ds) * 1e9, color="C1", ls="--", label=f"RMS delay spread label {float(ds) * 1e9:.0f} ns")
+        ax.legend(fontsize="small")
+    ax.set(title=f"{label}: power-delay profile", xlabel="delay (ns)", ylabel="power (dB, peak 0)")
+    figs["pdp"] = fig
+    # Doppler spectrum: snapshots -> Doppler bins (Hann window, zero-padded)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    if t_n > 1 and dt > 0:
+        window = np.hanning(t_n)[:, None, None]
+        spec = np.fft.fftshift(np.fft.fft(h * window, n=max(DOPPLER_BINS, t_n), axis=0), axes=0)
+        power = np.mean(np.abs(spec) ** 2, axis=(1, 2))
+        freqs = np.fft.fftshift(np.fft.fftfreq(spec.shape[0], dt))
+        ax.plot(freqs, _db(power / power.max()))
+        vel = data.get("ue_vel")
+        if vel is not None and np.all(np.isfinite(vel)):
+            fd = float(np.linalg.norm(vel)) * float(attrs["carrier_frequency_hz"]) / SPEED_OF_LIGHT
+            for sign in (-1, 1):
+                ax.axvline(sign * fd, color="C1", ls="--", label=f"±|v| f_c / c = {fd:.0f} Hz" if sign > 0 else None)
+            ax.legend(fontsize="small")
+        ax.set(xlabel="Doppler frequency (Hz)", ylabel="power (dB, peak 0)")
+    else:
+        ax.text(0.5, 0.5, "one snapshot: no Doppler spectrum", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(f"{label}: Doppler spectrum")
+    figs["doppler"] = fig
+    return figs
+
+
+def sensing_figures(data: dict[str, np.ndarray], label: str) -> dict:
+    """Figures of the sensing arrays present in ``data`` (one sample): ``rgb`` ``[cam, H, W, 3]``,
+    ``lidar_points`` ``[P, 4]`` (x, y, z m, intensity), ``radar_cube`` ``[rx, fast_time, chirp]``."""
+    plt = _pyplot()
+    figs = {}
+    if "rgb" in data:
+        cams = data["rgb"]
+        fig, axes = plt.subplots(1, len(cams), figsize=(4 * len(cams), 3.2), layout="constrained", squeeze=False)
+        for c, ax in enumerate(axes[0]):
+            ax.imshow(cams[c])
+            ax.set(title=f"{label}: camera {c}", xticks=[], yticks=[])
+        figs["rgb"] = fig
+    if "lidar_points" in data:
+        pts = data["lidar_points"]
+        fig, ax = plt.subplots(figsize=(5, 4.4))
+        if len(pts):
+            sc = ax.scatter(pts[:, 0], pts[:, 1], c=pts[:, 2], s=4, cmap="viridis")
+            fig.colorbar(sc, ax=ax, label="z (m)")
+            ax.set_aspect("equal", adjustable="datalim")
+        else:
+            ax.text(0.5, 0.5, "no LiDAR point in this sample", ha="center", va="center", transform=ax.transAxes)
+        ax.set(title=f"{label}: LiDAR, top view ({len(pts)} points)", xlabel="x (m)", ylabel="y (m)")
+        figs["lidar"] = fig
+    if "radar_cube" in data:
+        cube = data["radar_cube"]
+        rd = np.fft.fftshift(np.fft.fft2(cube, axes=(1, 2)), axes=2)
+        power = np.sum(np.abs(rd) ** 2, axis=0)
+        fig, ax = plt.subplots(figsize=(5, 4))
+        im = ax.imshow(_db(power), aspect="auto", origin="lower", interpolation="nearest")
+        fig.colorbar(im, ax=ax, label="power (dB)")
+        ax.set(title=f"{label}: radar range-Doppler", xlabel="Doppler bin (chirp FFT)", ylabel="range bin")
+        figs["radar"] = fig
+    return figs
+
+
+def plot_sample(url: str, sample: int = 0, out: str | Path = ".") -> list[Path]:
+    """Write the PNG figures of sample ``sample`` of the shard at ``url`` into ``out``.
+
+    Files are named ``<shard>-s<sample>-<kind>.png``; kinds: ``csi-time-subcarrier``, ``csi-antenna-subcarrier``,
+    ``pdp``, ``doppler`` (CSI shards), ``rgb``, ``lidar``, ``radar`` (when present). :returns: the files written.
+    """
+    info = shard_info(url)
+    n = int(info.attrs["num_samples"])
+    if not 0 <= sample < n:
+        raise ConfigError(f"--sample {sample}: the shard {info.name} has samples 0..{n - 1}")
+    group = open_group(url)
+    names = {name for name, _ in group.arrays()}
+    label = f"{info.name} #{sample}"
+    figs: dict[str, Any] = {}
+
+    def read(variables: tuple[str, ...]) -> dict[str, np.ndarray]:
+        return {k: a[0] for k, a in ShardReader(url, variables).read([sample]).items()}
+
+    if "csi" in names:
+        wanted = tuple(v for v in ("csi", "ue_vel", "delay_spread_s") if v in names)
+        coords = {c: np.asarray(group[c][...]) for c in ("time", "subcarrier")}
+        figs |= csi_figures(read(wanted), coords, info.attrs, label)
+    sensing = read(tuple(v for v in ("rgb", "radar_cube") if v in names)) if names & {"rgb", "radar_cube"} else {}
+    if "lidar_points" in names:
+        rows = read(("lidar_start", "lidar_count"))
+        start, count = int(rows["lidar_start"]), int(rows["lidar_count"])
+        sensing["lidar_points"] = np.asarray(group["lidar_points"][start : start + count])
+    figs |= sensing_figures(sensing, label)
+    if not figs:
+        raise StoreError(f"{info.name}: no CSI, camera, LiDAR or radar array to plot")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [_save(fig, folder / f"{info.name}-s{sample}-{kind}.png") for kind, fig in figs.items()]
