@@ -11,18 +11,19 @@
 - cost from 10,000 to 100,000 samples: curate seconds of a 10,000-sample root and of the 100,000-sample
   root (same shape, shards of 5,000); the ratio of the two (10 would be linear).
 
-- calibration (``--calibrate ROOT [-o FIG]``): fingerprint distances of planted copies of ROOT's samples at
-  30, 25, 20 and 15 dB against the nearest distinct drop of ROOT (same ``sample_id`` at another band
-  excluded), as a table and a histogram with the threshold: docs/curation.md.
+- calibration (``--calibrate ROOT [ROOT ...] [-o FIG]``): fingerprint distances of planted copies of each
+  ROOT's samples at 30, 25, 20 and 15 dB against the nearest distinct drop of that ROOT (same ``sample_id`` at
+  another band excluded), as a table and a histogram with the root's derived threshold: docs/curation.md.
 
 Run: .venv/bin/python benchmarks/curate.py [--drops 256] [--samples 100000] [--planted 1000]
-     .venv/bin/python benchmarks/curate.py --calibrate ROOT -o docs/img/curation_calibration.png
+     .venv/bin/python benchmarks/curate.py --calibrate DEFAULT_ROOT NARROW_ROOT -o docs/img/curation_calibration.png
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shutil
 import tempfile
 import time
@@ -32,9 +33,10 @@ import numpy as np
 
 from wirelessdata.catalog import register_shard
 from wirelessdata.curate.blocks import iter_blocks, shard_info
-from wirelessdata.curate.duplicates import NEAR_DUPLICATE_DISTANCE, fingerprints
+from wirelessdata.curate.duplicates import fingerprints, resolvable_bins, spacing_hz
 from wirelessdata.curate.pipeline import curate
 from wirelessdata.curate.plant import multipath_csi, near_copy
+from wirelessdata.curate.scan import shard_threshold
 from wirelessdata.plan import DropSetPlan
 from wirelessdata.read import ShardReader
 from wirelessdata.recipe import drop_sets
@@ -113,71 +115,113 @@ def recall_precision(root: Path, samples: int, planted: int, rng: np.random.Gene
     print(
         f"near duplicates in {samples + planted} samples ({planted} planted, 30 dB, shape {tuple(SIZES.values())}): "
         f"recall {caught / planted:.4f}, precision {caught / max(caught + false, 1):.4f} "
-        f"({false} distinct samples flagged); curate {seconds:.1f} s"
+        f"({false} distinct samples flagged); threshold {report.shards[0].threshold:.3f}; curate {seconds:.1f} s"
     )
 
 
 def scaling(small: Path, large: Path, n_small: int, n_large: int) -> None:
-    times = []
+    """Wall and CPU seconds (all threads of this process) of curating each root, and their ratios."""
+    times, cpu = [], []
     for root in (small, large):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         curate(str(root))
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     print(
         f"curate cost {n_small} -> {n_large} samples: {times[0]:.1f} s -> {times[1]:.1f} s, ratio "
         f"{times[1] / times[0]:.1f} for {n_large / n_small:.0f}x the samples "
-        f"({n_small / times[0]:.0f} vs {n_large / times[1]:.0f} samples/s)"
+        f"({n_small / times[0]:.0f} vs {n_large / times[1]:.0f} samples/s); CPU {cpu[0]:.1f} s -> {cpu[1]:.1f} s, "
+        f"ratio {cpu[1] / cpu[0]:.1f}"
     )
 
 
-def calibrate(root: str, figure: Path | None, per_block: int = 16) -> None:
-    """Distances of planted copies (of the first ``per_block`` samples of every block) at several SNRs, and of
-    the nearest distinct drop, over the shards of ``root``."""
-    import faiss
+def load() -> str:
+    """The machine's load averages (1, 5, 15 min) and cores: the benchmark shares the machine."""
+    return f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
 
-    rng = np.random.default_rng(0)
-    fps, ids, copies = [], [], {snr: [] for snr in (30, 25, 20, 15)}
+
+@dataclasses.dataclass
+class Calibration:
+    """Fingerprint distances of one configuration (CSI shape and resolvable bins) of a calibration root."""
+
+    label: str
+    threshold: float
+    fingerprints: list = dataclasses.field(default_factory=list)
+    ids: list = dataclasses.field(default_factory=list)
+    copies: dict = dataclasses.field(default_factory=lambda: {snr: [] for snr in (30, 25, 20, 15)})
+
+    def rows(self) -> dict[str, np.ndarray]:
+        """Copy distances per SNR and the distance of every sample to its nearest distinct drop (band twin excluded)."""
+        import faiss
+
+        f, sid = np.concatenate(self.fingerprints), np.concatenate(self.ids)
+        nearest = np.full(len(f), np.inf)
+        for v in range(f.shape[1]):
+            index = faiss.IndexFlatL2(f.shape[2])
+            index.add(np.ascontiguousarray(f[:, v]))
+            dist, idx = index.search(np.ascontiguousarray(f[:, v]), 10)
+            other = (idx != np.arange(len(f))[:, None]) & (sid[idx] != sid[:, None])  # not itself, not its twin
+            nearest = np.minimum(nearest, np.where(other, np.sqrt(np.maximum(dist, 0)), np.inf).min(axis=1))
+        rows = {f"copies {snr} dB": np.concatenate(d) for snr, d in self.copies.items()}
+        rows["nearest distinct drop"] = nearest
+        return rows
+
+
+def calibrate_root(root: str, rng: np.random.Generator, per_block: int = 16) -> list[Calibration]:
+    """Distances of planted copies (of the first ``per_block`` samples of every block) at 30, 25, 20 and 15 dB, and
+    of the nearest distinct drop, over the shards of ``root``, per configuration (CSI shape, resolvable bins)."""
+    groups: dict[tuple, Calibration] = {}
     for url in find_shards(root):
-        for _start, block in iter_blocks(shard_info(url), ["csi", "sample_id"]):
-            fps.append(fingerprints(block["csi"]))
-            ids.append(block["sample_id"])
-            for snr, out in copies.items():
+        info = shard_info(url)
+        bins = resolvable_bins(info.csi_shape, spacing_hz(info.coords.get("subcarrier")))
+        t, k, nbs, nue = info.csi_shape
+        label = f"{Path(root).name}: T={t}, K={k}, BS {nbs}, UE {nue}, {bins} resolvable bins"
+        cal = groups.setdefault((info.csi_shape, bins), Calibration(label, shard_threshold(info)))
+        for _start, block in iter_blocks(info, ["csi", "sample_id"]):
+            cal.fingerprints.append(fingerprints(block["csi"]))
+            cal.ids.append(block["sample_id"])
+            for snr, out in cal.copies.items():
                 planted = fingerprints(near_copy(block["csi"][:per_block], snr, rng))
-                out.append(np.linalg.norm(planted - fps[-1][:per_block], axis=2).min(axis=1))
-    f, sid = np.concatenate(fps), np.concatenate(ids)
-    nearest = np.full(len(f), np.inf)
-    for v in range(f.shape[1]):
-        index = faiss.IndexFlatL2(f.shape[2])
-        index.add(np.ascontiguousarray(f[:, v]))
-        dist, idx = index.search(np.ascontiguousarray(f[:, v]), 10)
-        other = (idx != np.arange(len(f))[:, None]) & (sid[idx] != sid[:, None])  # not itself, not its band twin
-        nearest = np.minimum(nearest, np.where(other, np.sqrt(np.maximum(dist, 0)), np.inf).min(axis=1))
-    rows = {f"copies {snr} dB": np.concatenate(d) for snr, d in copies.items()}
-    rows["nearest distinct drop"] = nearest
-    print(f"calibration on {root} ({len(f)} samples), threshold {NEAR_DUPLICATE_DISTANCE}:")
-    for name, d in rows.items():
-        below = (d < NEAR_DUPLICATE_DISTANCE).mean()
-        print(
-            f"  {name:22s} n={d.size:5d} median {np.median(d):.3f} p99 {np.percentile(d, 99):.3f} "
-            f"min {d.min():.3f} max {d.max():.3f} below threshold {below:.2%}"
-        )
-    if figure is not None:
-        import matplotlib
+                out.append(np.linalg.norm(planted - cal.fingerprints[-1][:per_block], axis=2).min(axis=1))
+    return list(groups.values())
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(7, 3.6), constrained_layout=True)
-        edges = np.linspace(0, 1.2, 121)
+def calibrate(roots: list[str], figure: Path | None) -> None:
+    """Calibration table (and figure) of every configuration of every root: copies and nearest distinct drops
+    against the configuration's threshold."""
+    rng = np.random.default_rng(0)
+    results = []
+    for root in roots:
+        for cal in calibrate_root(root, rng):
+            rows = cal.rows()
+            results.append((cal, rows))
+            print(f"{cal.label} ({rows['nearest distinct drop'].size} samples): threshold {cal.threshold:.3f}")
+            for name, d in rows.items():
+                print(
+                    f"  {name:22s} n={d.size:5d} median {np.median(d):.3f} p99 {np.percentile(d, 99):.3f} "
+                    f"min {d.min():.3f} max {d.max():.3f} below threshold {(d < cal.threshold).mean():.2%}"
+                )
+    if figure is None:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(results), 1, figsize=(7, 3 * len(results)), constrained_layout=True, squeeze=False)
+    edges = np.geomspace(0.004, 1.5, 80)
+    for ax, (cal, rows) in zip(axes[:, 0], results, strict=True):
         for name, d in rows.items():
-            ax.hist(np.clip(d, 0, 1.2), edges, histtype="step", density=True, linewidth=1.5, label=name)
-        ax.axvline(NEAR_DUPLICATE_DISTANCE, color="k", linestyle="--", label=f"threshold {NEAR_DUPLICATE_DISTANCE}")
-        ax.set_xlabel("fingerprint distance to the original / to the nearest distinct drop")
-        ax.set_ylabel("density")
-        ax.set_title(f"near-duplicate calibration: {len(f)} TR 38.901 samples")
-        ax.legend(fontsize="small")
-        fig.savefig(figure, dpi=120)
-        print(f"figure: {figure}")
+            clipped = np.clip(d, edges[0], edges[-1])
+            ax.hist(clipped, edges, weights=np.full(d.size, 1 / d.size), histtype="step", linewidth=1.5, label=name)
+        ax.axvline(cal.threshold, color="k", linestyle="--", label=f"threshold {cal.threshold:.3f}")
+        ax.set_xscale("log")
+        ax.set_ylabel("share per bin")
+        ax.set_title(f"{cal.label}, {rows['nearest distinct drop'].size} samples", fontsize="medium")
+        ax.legend(fontsize="x-small", loc="upper left")
+    axes[-1, 0].set_xlabel("fingerprint distance to the original / to the nearest distinct drop")
+    fig.savefig(figure, dpi=110)
+    print(f"figure: {figure}")
 
 
 def main() -> None:
@@ -186,13 +230,14 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100_000, help="corpus samples for recall and scaling")
     parser.add_argument("--planted", type=int, default=1000, help="planted near duplicates")
     parser.add_argument("--keep", type=Path, default=None, help="keep the roots in this folder")
-    parser.add_argument("--calibrate", metavar="ROOT", help="only the threshold calibration on ROOT's shards")
+    parser.add_argument("--calibrate", metavar="ROOT", nargs="+", help="only the threshold calibration on ROOTs")
     parser.add_argument("-o", "--output", type=Path, default=None, help="calibration figure")
     args = parser.parse_args()
     if args.calibrate:
         calibrate(args.calibrate, args.output)
         return
     work = args.keep or Path(tempfile.mkdtemp(prefix="wd-curate-bench-"))
+    print(f"start: {load()}")
     try:
         generator_vs_curate(args.drops, work)
         small, large = work / "small", work / "large"
@@ -200,6 +245,7 @@ def main() -> None:
         rng = corpus(large, args.samples, seed=2)
         scaling(small, large, 10_000, args.samples)
         recall_precision(large, args.samples, args.planted, rng)
+        print(f"end: {load()}")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

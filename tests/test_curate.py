@@ -1,6 +1,7 @@
 """Curation on small corpora with planted defects: flags, duplicates, pairing, leakage, distances, CLI."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -31,10 +32,10 @@ SCALE = 1e-4  # path gain -80 dB
 runner = CliRunner()
 
 
-def shard(root, name, csi, ids, band="sub6", modalities=("csi",), attrs=None, arrays=None):
+def shard(root, name, csi, ids, band="sub6", modalities=("csi",), attrs=None, arrays=None, sizes=SIZES):
     """Write and register a committed shard of ``csi`` [n, *SHAPE] with ``ids``; ``arrays`` override variables."""
     n = len(csi)
-    layout = synthetic_layout(num_samples=n, block_size=BLOCK, sizes=SIZES, modalities=modalities)
+    layout = synthetic_layout(num_samples=n, block_size=BLOCK, sizes=sizes, modalities=modalities)
     optional = ("delay_spread_s", *(k for k in (arrays or {}) if k in ("k_factor_db", "indoor")))
     layout = dataclasses.replace(layout, attrs={**layout.attrs, "band": band, **(attrs or {})}, optional=optional)
     url = str(root / f"{name}.zarr")
@@ -222,7 +223,7 @@ def test_compare_separates_scenarios_more_than_halves_of_a_shard(tmp_path):
         feature_distance(np.full((4, 5), np.nan), fb)
 
 
-def test_cli_default_command_compare_and_errors(tmp_path):
+def host_app():
     app = typer.Typer()
 
     @app.callback()
@@ -230,6 +231,11 @@ def test_cli_default_command_compare_and_errors(tmp_path):
         """A host app, registering the sub-app as wirelessdata does."""
 
     app.add_typer(curate_app, name="curate")
+    return app
+
+
+def test_cli_default_command_compare_and_errors(tmp_path):
+    app = host_app()
     csi = clean(50)
     csi[1] = csi[0]
     a = shard(tmp_path, "x", csi, np.arange(N))
@@ -250,3 +256,65 @@ def test_cli_default_command_compare_and_errors(tmp_path):
     res = runner.invoke(app, ["curate", "compare", a, str(empty)])
     assert "no shard there" in str(res.exception)
     assert "threshold 5.0" in str(runner.invoke(app, ["curate", str(tmp_path), "--threshold", "5"]).exception)
+
+
+def tiny_checkpoint(run):
+    """A tiny WiFo trained for 2 steps on SHAPE samples, written by the project's own training loop."""
+    torch = pytest.importorskip("torch")
+    from wirelessdata.models.train import TrainConfig, train
+
+    batches = [{"csi": torch.from_numpy(clean(70 + i, 8)), "sample_id": torch.arange(8), "shard": "c"} for i in (0, 1)]
+    train(batches, TrainConfig(model="tiny", steps=2, warmup_steps=1, masks=("random",)), run, device="cpu")
+    return run
+
+
+def test_embedding_distance_from_a_checkpoint(tmp_path):
+    from wirelessdata.curate.embedding import embedding_frechet, load_encoder, shard_embeddings
+
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    run = tiny_checkpoint(tmp_path / "run")
+    rng = np.random.default_rng(5)
+    narrow = multipath_csi(rng, 257, SHAPE, delay_spread_s=30e-9, angle_spread_rad=0.05, max_doppler_hz=10.0)
+    wide = multipath_csi(rng, 256, SHAPE, delay_spread_s=1e-6, angle_spread_rad=0.6, max_doppler_hz=200.0)
+    narrow[3, 0, 0, 0, 0] = np.nan  # no embedding: left out
+    a = shard(tmp_path, "narrow", narrow * SCALE, np.arange(257))
+    b = shard(tmp_path, "wide", wide * SCALE, np.arange(256) + 300)
+    encoder = load_encoder(run, "cpu")
+    assert encoder.dim == 64 and encoder.step == 2
+    ea, eb = shard_embeddings(a, encoder), shard_embeddings(b, encoder)
+    assert ea.shape == (256, 64) and eb.shape == (256, 64) and np.isfinite(ea).all()
+    # equal set sizes on both sides (the Fréchet distance of few samples in 64 dims is biased upwards)
+    across, within = embedding_frechet(ea[::2], eb[::2]), embedding_frechet(ea[::2], ea[1::2])
+    assert across > 3 * within, (across, within)
+
+    app = host_app()
+    res = runner.invoke(app, ["curate", "compare", a, b, "--checkpoint", str(run), "--device", "cpu", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["embedding_frechet"] > 0 and json.loads(res.output)["embedding_dim"] == 64
+    fig = tmp_path / "emb.png"
+    res = runner.invoke(app, ["curate", "compare", a, b, "--checkpoint", str(run), "--device", "cpu", "-o", str(fig)])
+    assert res.exit_code == 0 and "embedding Fréchet distance" in res.output and fig.stat().st_size > 10_000
+
+
+def test_embedding_distance_bad_inputs(tmp_path):
+    from wirelessdata.curate.distance import compare
+
+    torch = pytest.importorskip("torch")
+    run = tiny_checkpoint(tmp_path / "run")
+    a = shard(tmp_path, "a", clean(80), np.arange(N))
+    odd = shard(tmp_path, "odd", clean(81)[:, :, :10], np.arange(N), sizes={**SIZES, "subcarrier": 10})
+
+    def refused(checkpoint, b=a, match=""):
+        with pytest.raises(WirelessDataError, match=match) as err:
+            compare([a], [b], checkpoint=checkpoint, device="cpu")
+        assert "\n" not in str(err.value)
+
+    refused(tmp_path / "nowhere", match="no checkpoint at")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    refused(tmp_path / "junk.pt", match="corrupt or not a wirelessdata checkpoint")
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    state["model"]["patch_embed.weight"] = state["model"]["patch_embed.weight"][:, :, :2]  # another model's shape
+    torch.save(state, tmp_path / "other.pt")
+    refused(tmp_path / "other.pt", match="does not match the model code")
+    refused(run, b=odd, match=r"odd.zarr: CSI shape \(time 4, antennas 8, subcarriers 10\) is not divisible")

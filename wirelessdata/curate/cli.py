@@ -17,8 +17,6 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from wirelessdata.curate.duplicates import NEAR_DUPLICATE_DISTANCE
-
 DEFAULT_COMMAND = "run"
 GROUPS_SHOWN = 10
 """Duplicate groups listed after the counts."""
@@ -53,8 +51,9 @@ def run(
     root: Annotated[str, typer.Argument(help="Dataset root with its catalog.")],
     catalog: Annotated[str | None, typer.Option(help="Catalog file (default ROOT/catalog.sqlite).")] = None,
     threshold: Annotated[
-        float, typer.Option(help="Near-duplicate fingerprint distance (calibrated: docs/curation.md).")
-    ] = NEAR_DUPLICATE_DISTANCE,
+        float | None,
+        typer.Option(help="Near-duplicate distance for every shard (default: each shard's, docs/curation.md)."),
+    ] = None,
     workers: Annotated[int, typer.Option(help="Local Dask worker processes (1: this process).")] = 1,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address to scan the shards on.")] = None,
 ) -> None:
@@ -72,11 +71,12 @@ def run(
         per_flag.add_row(str(spec["bit"]), name, str(totals.get(name, 0)), spec["description"])
     per_flag.add_row("", "any", str(totals.get("any", 0)), "samples with at least one flag (mix build leaves them out)")
     shards = Table(title="per shard")
-    for col in ("shard", "samples", "flagged", "changed", "flags"):
+    for col in ("shard", "samples", "flagged", "changed", "near-dup threshold", "flags"):
         shards.add_column(col)
     for s in report.shards:
         named = ", ".join(f"{k} {v}" for k, v in s.counts.items() if v and k != "any")
-        shards.add_row(_short(s.url), str(s.num_samples), str(s.flagged), str(s.changed), named or "-")
+        row = (str(s.num_samples), str(s.flagged), str(s.changed), f"{s.threshold:.3f}")
+        shards.add_row(_short(s.url), *row, named or "-")
     console = _console()
     console.print(per_flag)
     console.print(shards)
@@ -96,29 +96,40 @@ def compare(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the figure here (PNG/PDF/SVG).")] = None,
     max_samples: Annotated[int, typer.Option(help="At most about this many samples read per shard.")] = 2048,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(help="A 'wirelessdata train' run directory or checkpoint: also the embedding Fréchet distance."),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Torch device of the encoder (default: CUDA when present).")
+    ] = None,
 ) -> None:
-    """How far A and B are apart: MMD and Fréchet distance of per-sample CSI features (docs/curation.md)."""
+    """How far A and B are apart: MMD and Fréchet distance of per-sample CSI features, and of a reference model's
+    encoder embeddings with --checkpoint (docs/curation.md)."""
     import json
     from dataclasses import asdict
 
     import numpy as np
 
-    from wirelessdata.curate.distance import feature_distance, load_features
+    from wirelessdata.curate.distance import feature_distance, load_features, with_embeddings
     from wirelessdata.errors import ConfigError
 
     if max_samples < 2:
         raise ConfigError(f"--max-samples {max_samples}: give at least 2")
     side_a, side_b = load_features([a], max_samples), load_features([b], max_samples)
     result = feature_distance(*(np.concatenate(list(s.values())) for s in (side_a, side_b)))
+    emb_a = emb_b = None
+    if checkpoint is not None:
+        result, emb_a, emb_b = with_embeddings(result, checkpoint, list(side_a), list(side_b), max_samples, device)
     doc: dict[str, Any] = asdict(result)
     if output is not None:
         from wirelessdata.curate.figure import plot_comparison
 
-        doc["figure"] = str(
-            plot_comparison(
-                {_short(k): v for k, v in side_a.items()}, {_short(k): v for k, v in side_b.items()}, result, output
-            )
-        )
+        def short(side: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+            return None if side is None else {_short(k): v for k, v in side.items()}
+
+        embeddings = None if emb_a is None else (short(emb_a), short(emb_b))
+        doc["figure"] = str(plot_comparison(short(side_a), short(side_b), result, output, embeddings))
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
@@ -130,5 +141,11 @@ def compare(
     console = _console()
     console.print(table)
     console.print(f"MMD² {result.mmd2:.4g}   Fréchet distance {result.frechet:.4g}")
+    if result.embedding_frechet is not None:
+        console.print(
+            f"embedding Fréchet distance {result.embedding_frechet:.4g} "
+            f"({result.embedding_dim}-dim encoder features of {result.checkpoint}, mean over tokens)",
+            markup=False,
+        )
     if output is not None:
         console.print(f"figure: {doc['figure']}", markup=False)

@@ -13,10 +13,8 @@ so both distances are unitless and no feature dominates by its units:
 - **Fréchet**: ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2)`` between the Gaussians
   fitted to each set (as FID does for images).
 
-TODO(embedding distance): the Fréchet distance in a reference model's encoder space, from a checkpoint.
-``wirelessdata.models.WiFo`` has no encoder-only entry point yet (``forward`` takes a mask and returns
-reconstructions); once it offers ``encode(x) -> [B, D]``, pass its pooled embeddings to
-:func:`frechet_distance` in place of :func:`shard_features`.
+With a reference-model checkpoint, the Fréchet distance is also taken between the two sets' encoder
+embeddings (:mod:`wirelessdata.curate.embedding`, as FID does for images).
 """
 
 from __future__ import annotations
@@ -131,11 +129,16 @@ def shard_features(url: str, max_samples: int | None = None) -> np.ndarray:
     info: ShardInfo = shard_info(url)
     if info.csi_shape is None:
         raise WirelessDataError(f"{url}: has no CSI; curate compare measures its features on the CSI")
+    times, subcarriers = info.coords.get("time", np.zeros(1)), info.coords.get("subcarrier", np.zeros(1))
+    blocks = sample_blocks(info, max_samples)
+    return np.concatenate([csi_features(b["csi"], times, subcarriers) for _s, b in iter_blocks(info, ["csi"], blocks)])
+
+
+def sample_blocks(info: ShardInfo, max_samples: int | None) -> list[int]:
+    """Indices of whole blocks, evenly spaced over the shard, holding about ``max_samples`` samples (None: all)."""
     nblocks = -(-info.num_samples // info.block_size)
     want = nblocks if max_samples is None else max(1, min(nblocks, -(-max_samples // info.block_size)))
-    blocks = np.unique(np.linspace(0, nblocks - 1, want).round().astype(int)).tolist()
-    times, subcarriers = info.coords.get("time", np.zeros(1)), info.coords.get("subcarrier", np.zeros(1))
-    return np.concatenate([csi_features(b["csi"], times, subcarriers) for _s, b in iter_blocks(info, ["csi"], blocks)])
+    return np.unique(np.linspace(0, nblocks - 1, want).round().astype(int)).tolist()
 
 
 def expand(paths: Sequence[str]) -> list[str]:
@@ -186,6 +189,9 @@ class Comparison:
     :param frechet: Fréchet distance (standardised features).
     :param mean_a: mean of each compared feature over A, in its units.
     :param mean_b: mean over B.
+    :param embedding_frechet: Fréchet distance of the encoder embeddings (with a checkpoint; else None).
+    :param embedding_dim: their width ``D``.
+    :param checkpoint: the checkpoint they come from.
     """
 
     features: tuple[str, ...]
@@ -195,6 +201,9 @@ class Comparison:
     frechet: float
     mean_a: dict[str, float]
     mean_b: dict[str, float]
+    embedding_frechet: float | None = None
+    embedding_dim: int | None = None
+    checkpoint: str | None = None
 
 
 def measured_features(x: np.ndarray) -> set[int]:
@@ -229,9 +238,13 @@ def feature_distance(a: np.ndarray, b: np.ndarray) -> Comparison:
     return Comparison(names, len(za), len(zb), mmd2(za, zb), frechet_distance(za, zb), means(a), means(b))
 
 
-def distance_matrix(sets: Sequence[np.ndarray]) -> np.ndarray:
-    """float64 [s, s] Fréchet distances between every two feature sets, standardised over all of them pooled."""
-    z, _ = _standardised(sets)
+def distance_matrix(sets: Sequence[np.ndarray], standardise: bool = True) -> np.ndarray:
+    """float64 [s, s] Fréchet distances between every two sets.
+
+    :param sets: feature sets [m_i, F] (:data:`FEATURES` columns) or embeddings [m_i, D].
+    :param standardise: features: standardised over all sets pooled (False: as given, for embeddings).
+    """
+    z = _standardised(sets)[0] if standardise else list(sets)
     out = np.zeros((len(z), len(z)))
     for i in range(len(z)):
         for j in range(i + 1, len(z)):
@@ -244,10 +257,45 @@ def load_features(paths: Sequence[str], max_samples: int | None = 2048) -> dict[
     return {u: shard_features(u, max_samples) for u in expand(paths)}
 
 
-def compare(a: Sequence[str], b: Sequence[str], max_samples: int | None = 2048) -> Comparison:
+def compare(
+    a: Sequence[str],
+    b: Sequence[str],
+    max_samples: int | None = 2048,
+    checkpoint: str | Path | None = None,
+    device: str | None = None,
+) -> Comparison:
     """Distance between the samples of shards (or folders of shards) ``a`` and ``b``.
 
     :param max_samples: at most about this many samples read per shard (None: all).
+    :param checkpoint: a ``wirelessdata train`` run directory or checkpoint file: also the Fréchet distance of
+        its encoder's embeddings (:mod:`wirelessdata.curate.embedding`).
+    :param device: torch device for the encoder (default: CUDA when present).
     """
-    fa, fb = (np.concatenate(list(load_features(x, max_samples).values())) for x in (a, b))
-    return feature_distance(fa, fb)
+    urls_a, urls_b = expand(a), expand(b)
+    fa, fb = (np.concatenate([shard_features(u, max_samples) for u in urls]) for urls in (urls_a, urls_b))
+    result = feature_distance(fa, fb)
+    if checkpoint is None:
+        return result
+    return with_embeddings(result, checkpoint, urls_a, urls_b, max_samples, device)[0]
+
+
+def with_embeddings(
+    result: Comparison,
+    checkpoint: str | Path,
+    urls_a: Sequence[str],
+    urls_b: Sequence[str],
+    max_samples: int | None,
+    device: str | None = None,
+) -> tuple[Comparison, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``result`` with the embedding Fréchet distance of the shards ``urls_a`` and ``urls_b`` added, and the
+    embeddings [m, D] of every shard of each side (by shard path)."""
+    from dataclasses import replace
+
+    from wirelessdata.curate.embedding import check_shape, embedding_frechet, load_embeddings, load_encoder
+
+    encoder = load_encoder(checkpoint, device)
+    for url in [*urls_a, *urls_b]:  # refuse a shape before embedding anything
+        check_shape(url, shard_info(url).csi_shape, encoder.patch)
+    ea, eb = (load_embeddings(list(urls), encoder, max_samples) for urls in (urls_a, urls_b))
+    distance = embedding_frechet(np.concatenate(list(ea.values())), np.concatenate(list(eb.values())))
+    return replace(result, embedding_frechet=distance, embedding_dim=encoder.dim, checkpoint=str(checkpoint)), ea, eb

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wirelessdata.curate.duplicates import NEAR_DUPLICATE_DISTANCE, SampleKeys, duplicate_pairs
+from wirelessdata.curate.duplicates import SampleKeys, duplicate_pairs
 from wirelessdata.curate.scan import shard_keys
 from wirelessdata.mix.manifest import Manifest
 
@@ -51,13 +51,13 @@ class Leak:
         return f"train {self.train} duplicates {self.split} {self.other} ({self.kind}, distance {self.distance:.3f})"
 
 
-def find_leaks(manifest: Manifest, threshold: float = NEAR_DUPLICATE_DISTANCE) -> list[Leak]:
+def find_leaks(manifest: Manifest, threshold: float | None = None) -> list[Leak]:
     """Every (training sample, validation or held-out sample) pair of ``manifest`` that are duplicates.
 
     Reads the selected shards block by block (``sample_id`` and CSI only).
 
     :param manifest: a built or loaded manifest.
-    :param threshold: near-duplicate fingerprint distance (default: the one curation uses).
+    :param threshold: near-duplicate fingerprint distance for every pair (default: each shard's, as curation).
     :returns: the leaks, ordered by split, then training shard and index; empty when the manifest is clean.
     """
     used: dict[int, dict[str, list[np.ndarray]]] = {}

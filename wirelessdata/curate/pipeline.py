@@ -20,7 +20,7 @@ import numpy as np
 
 from wirelessdata.catalog import ls, register_shard
 from wirelessdata.curate import duplicates, flags
-from wirelessdata.curate.duplicates import NEAR_DUPLICATE_DISTANCE, find_duplicates
+from wirelessdata.curate.duplicates import find_duplicates
 from wirelessdata.curate.scan import ShardScan, scan_shard
 from wirelessdata.schema import load_schema
 from wirelessdata.store import consolidate, open_group
@@ -37,12 +37,14 @@ class ShardCuration:
     :param num_samples: its samples.
     :param counts: samples carrying each flag, by flag name (schema order).
     :param changed: samples whose ``quality_flags`` changed in this run.
+    :param threshold: the near-duplicate distance applied to its samples.
     """
 
     url: str
     num_samples: int
     counts: dict[str, int]
     changed: int
+    threshold: float = float("nan")
 
     @property
     def flagged(self) -> int:
@@ -72,6 +74,7 @@ class CurationReport:
 
 
 def _thresholds(threshold: float) -> dict[str, float]:
+    """The thresholds in force for one shard (``threshold``: its near-duplicate distance)."""
     return {
         "zero_power_margin_db": flags.ZERO_POWER_MARGIN_DB,
         "path_gain_min_db": flags.PATH_GAIN_MIN_DB,
@@ -80,6 +83,7 @@ def _thresholds(threshold: float) -> dict[str, float]:
         "near_duplicate_distance": threshold,
         "fingerprint_dim": duplicates.FINGERPRINT_DIM,
         "fingerprint_snapshots": duplicates.FINGERPRINT_SNAPSHOTS,
+        "fingerprint_floor": duplicates.FINGERPRINT_FLOOR,
     }
 
 
@@ -126,7 +130,7 @@ def _record(url: str, counts: dict[str, int], thresholds: dict[str, float], floo
 def curate(
     root: str,
     catalog: str | None = None,
-    threshold: float = NEAR_DUPLICATE_DISTANCE,
+    threshold: float | None = None,
     workers: int = 1,
     scheduler: str | None = None,
 ) -> CurationReport:
@@ -134,7 +138,8 @@ def curate(
 
     :param root: dataset root holding a catalog (``wirelessdata catalog rebuild ROOT`` makes one).
     :param catalog: another catalog file (see :func:`~wirelessdata.catalog.catalog_path`).
-    :param threshold: near-duplicate fingerprint distance (L2 between unit vectors).
+    :param threshold: near-duplicate fingerprint distance (L2 between unit vectors) for every shard; None: each
+        shard's from its configuration (:func:`~wirelessdata.curate.duplicates.near_threshold`).
     :param workers: local Dask worker processes for the scans (1: this process).
     :param scheduler: address of a Dask scheduler to scan on.
     :returns: counts per shard and flag, and the duplicate groups.
@@ -147,7 +152,6 @@ def curate(
     offsets = np.cumsum([0, *(s.info.num_samples for s in scans)])
     schema = load_schema()
     owned = np.uint32(flags.curated_mask())
-    thresholds = _thresholds(threshold)
     curated = []
     for i, scan in enumerate(scans):
         lo, hi = offsets[i], offsets[i + 1]
@@ -158,9 +162,10 @@ def curate(
         new |= scan.stored_flags & ~owned
         changed = write_flags(scan.info.url, new, scan.info.block_size)
         counts = {**flags.counts(new), "any": int((new & owned != 0).sum())}
-        _record(scan.info.url, counts, thresholds, flags.power_floor_db(scan.power_db))
+        near = scan.keys.threshold if threshold is None else threshold
+        _record(scan.info.url, counts, _thresholds(near), flags.power_floor_db(scan.power_db))
         register_shard(root, scan.info.url, catalog)
-        curated.append(ShardCuration(scan.info.url, scan.info.num_samples, counts, changed))
+        curated.append(ShardCuration(scan.info.url, scan.info.num_samples, counts, changed, near))
     where = np.searchsorted(offsets, np.arange(offsets[-1]), side="right") - 1
     groups = [[(scans[where[x]].info.url, int(x - offsets[where[x]])) for x in g] for g in dup.groups]
     return CurationReport(root, curated, groups, skipped)

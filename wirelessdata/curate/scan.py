@@ -12,7 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from wirelessdata.curate.blocks import ShardInfo, iter_blocks, shard_info
-from wirelessdata.curate.duplicates import FINGERPRINT_DIM, SampleKeys, content_hashes, fingerprints, payload_variables
+from wirelessdata.curate.duplicates import (
+    FINGERPRINT_DIM,
+    SampleKeys,
+    content_hashes,
+    fingerprints,
+    near_threshold,
+    payload_variables,
+    resolvable_bins,
+    spacing_hz,
+)
 from wirelessdata.curate.flags import block_flags, rule_variables
 from wirelessdata.stats import csi_power_db
 
@@ -44,7 +53,13 @@ def block_keys(block: dict[str, np.ndarray], info: ShardInfo, hashing: Future | 
     n = len(block["sample_id"])
     fps = fingerprints(block["csi"]) if "csi" in block else np.full((n, 2, FINGERPRINT_DIM), np.nan, np.float32)
     hashes = hashing.result() if hashing else content_hashes(block, payload_variables(info.variables))
-    return SampleKeys(hashes, fps, block["sample_id"], str(info.attrs.get("band")), info.csi_shape)
+    band = str(info.attrs.get("band"))
+    return SampleKeys(hashes, fps, block["sample_id"], band, info.csi_shape, shard_threshold(info))
+
+
+def shard_threshold(info: ShardInfo) -> float:
+    """Near-duplicate distance of the shard's configuration (:func:`~wirelessdata.curate.duplicates.near_threshold`)."""
+    return near_threshold(resolvable_bins(info.csi_shape, spacing_hz(info.coords.get("subcarrier"))))
 
 
 def shard_keys(url: str) -> SampleKeys:
