@@ -66,6 +66,47 @@ def report(manifest: Manifest) -> Table:
     return table
 
 
+def balance_report(manifest: Manifest) -> Table | None:
+    """Per bin of every balanced training source: natural, requested (target) and realised shares; None if none."""
+    table = Table(title="balance (training split, shares of each source's samples per epoch)")
+    for col in ("source", "statistic", "bin", "natural", "requested", "realised", "per epoch"):
+        table.add_column(col)
+    rows = 0
+    for src in manifest.splits.get("train", ()):
+        bal = src.info.get("balance")
+        if not bal:
+            continue
+        natural = np.asarray(bal["natural"], dtype=float)
+        total = max(natural.sum() + bal["outside"], 1)
+        share = natural / total
+        edges = bal["edges"]
+        for b, (t, r, q) in enumerate(zip(bal["target"], bal["realised"], bal["quota"], strict=True)):
+            close = "]" if b == len(bal["target"]) - 1 else ")"
+            table.add_row(
+                src.name,
+                f"{bal['statistic']} ({bal['label']})",
+                f"[{edges[b]:.3g}, {edges[b + 1]:.3g}{close}",
+                f"{share[b]:.1%}",
+                f"{t:.1%}",
+                f"{r:.1%}",
+                str(q),
+            )
+            rows += 1
+        if bal["outside"]:
+            table.add_row(
+                src.name, bal["statistic"], "outside the edges", f"{bal['outside'] / total:.1%}", "-", "0.0%", "0"
+            )
+    return table if rows else None
+
+
+def _print(manifest: Manifest) -> None:
+    console = _console()
+    console.print(report(manifest))
+    balanced = balance_report(manifest)
+    if balanced is not None:
+        console.print(balanced)
+
+
 @mix_app.command()
 def build(
     spec: Annotated[Path, typer.Argument(help="Mixture spec TOML (see catalog/).")],
@@ -77,15 +118,27 @@ def build(
 
     manifest = build_manifest(load_spec(spec), root)
     manifest.save(out)
-    console = _console()
-    console.print(report(manifest))
-    console.print(f"manifest: {out} ({len(manifest.shards)} shards)")
+    _print(manifest)
+    _console().print(f"manifest: {out} ({len(manifest.shards)} shards)")
 
 
 @mix_app.command()
 def show(manifest: Annotated[Path, typer.Argument(help="Manifest JSON.")]) -> None:
-    """Print a manifest's sources, proportions and distributions."""
-    _console().print(report(load_manifest(manifest)))
+    """Print a manifest's sources, proportions and distributions (and balanced histograms)."""
+    _print(load_manifest(manifest))
+
+
+@mix_app.command()
+def plot(
+    manifest: Annotated[Path, typer.Argument(help="Manifest JSON with a balanced source.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Image file (.png, .pdf, .svg).")] = Path(
+        "balance.png"
+    ),
+) -> None:
+    """Plot natural, requested and realised histograms of the balanced training sources."""
+    from wirelessdata.mix.figure import plot_balance
+
+    typer.echo(f"wrote {plot_balance(load_manifest(manifest), output)}")
 
 
 @mix_app.command()

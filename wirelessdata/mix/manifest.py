@@ -3,7 +3,8 @@
 A manifest is a self-describing JSON file written by ``wirelessdata mix build`` and read by the loader.
 It names every shard by URL and checksum, and lists for every split (``train``, ``val`` and one per
 held-out rule) and every source the sample indices it uses, plus how many samples a source
-contributes to one training epoch.
+contributes to one training epoch. A source balanced on a statistic (:mod:`wirelessdata.mix.balance`)
+also carries the histogram bin of each of its samples and the samples per bin of one epoch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.store import open_group
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+"""2: optional per-sample ``bins`` and per-source ``quota`` (distribution balancing)."""
 
 
 class ManifestError(WirelessDataError):
@@ -47,10 +49,14 @@ class ManifestShard:
 
 @dataclass(frozen=True)
 class Selection:
-    """Samples ``indices`` (sorted, int64) of shard number ``shard`` of the manifest."""
+    """Samples ``indices`` (sorted, int64) of shard number ``shard`` of the manifest.
+
+    :param bins: for a balanced source, the histogram bin (int64, 0-based) of each sample of ``indices``.
+    """
 
     shard: int
     indices: np.ndarray
+    bins: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -61,12 +67,14 @@ class Source:
     :param selections: the samples it may draw from.
     :param per_epoch: samples drawn from it in one epoch (may exceed the available count: repetition).
     :param info: requested/realised proportions and the query, for reports.
+    :param quota: for a balanced source, samples per histogram bin in one epoch (they sum to ``per_epoch``).
     """
 
     name: str
     selections: tuple[Selection, ...]
     per_epoch: int
     info: dict[str, Any] = field(default_factory=dict)
+    quota: tuple[int, ...] = ()
 
     @property
     def available(self) -> int:
@@ -104,7 +112,8 @@ class Manifest:
                         "name": src.name,
                         "per_epoch": src.per_epoch,
                         "info": src.info,
-                        "selections": [{"shard": sel.shard, "indices": sel.indices.tolist()} for sel in src.selections],
+                        **({"quota": list(src.quota)} if src.quota else {}),
+                        "selections": [_selection_json(sel) for sel in src.selections],
                     }
                     for src in sources
                 ]
@@ -134,6 +143,13 @@ class Manifest:
                 )
 
 
+def _selection_json(sel: Selection) -> dict[str, Any]:
+    out: dict[str, Any] = {"shard": sel.shard, "indices": sel.indices.tolist()}
+    if sel.bins is not None:
+        out["bins"] = sel.bins.tolist()
+    return out
+
+
 def load_manifest(path: str | Path) -> Manifest:
     """Read a manifest file; one-line errors for a missing, malformed or newer one."""
     p = Path(path)
@@ -151,8 +167,13 @@ def load_manifest(path: str | Path) -> Manifest:
                     name=src["name"],
                     per_epoch=int(src["per_epoch"]),
                     info=src.get("info", {}),
+                    quota=tuple(int(q) for q in src.get("quota", ())),
                     selections=tuple(
-                        Selection(int(sel["shard"]), np.asarray(sel["indices"], dtype=np.int64))
+                        Selection(
+                            int(sel["shard"]),
+                            np.asarray(sel["indices"], dtype=np.int64),
+                            None if sel.get("bins") is None else np.asarray(sel["bins"], dtype=np.int64),
+                        )
                         for sel in src["selections"]
                     ),
                 )

@@ -5,7 +5,8 @@ An epoch is a pure function of (manifest split, seed, epoch, batch size, buffer 
 1. each source's samples are grouped into *runs*: the selected samples of one run-length window of a
    shard (windows align with the shard's chunks, so a run is one contiguous read);
 2. each source takes whole runs in a seeded random order, cycling (a new order per pass) until it has
-   contributed ``per_epoch`` samples; the runs of all sources are then shuffled together (block shuffle);
+   contributed ``per_epoch`` samples (a balanced source does this per histogram bin, for the bin's quota:
+   :func:`wirelessdata.mix.balance.by_bin`); the runs of all sources are then shuffled together (block shuffle);
 3. samples pass through a seeded shuffle buffer of ``buffer`` samples;
 4. samples are batched per shard, so that every batch has one CSI shape (shards differ in T, K, N): a batch
    is emitted when its shard's bucket holds ``batch_size`` samples, and the partial buckets follow at the end
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wirelessdata.mix.balance import by_bin
 from wirelessdata.mix.manifest import Source
 
 
@@ -90,7 +92,8 @@ def plan_epoch(
     rng = np.random.default_rng([seed, epoch])
     runs: list[Run] = []
     for source in sources:
-        runs += _take(source_runs(source, run_length), source.per_epoch, rng)
+        for part in by_bin(source):
+            runs += _take(source_runs(part, run_length), part.per_epoch, rng)
     runs = [runs[i] for i in rng.permutation(len(runs))]
     sample_run = np.concatenate([np.full(r.indices.size, i) for i, r in enumerate(runs)]) if runs else np.empty(0, int)
     sample_idx = np.concatenate([r.indices for r in runs]) if runs else np.empty(0, int)

@@ -19,6 +19,14 @@ A spec::
     name = "zero-shot"
     where = ["recipe_name=wifo-d17,wifo-d18,wifo-d19"]
 
+    [balance]                 # optional: every source's samples follow a target histogram of a statistic
+    statistic = "delay_spread"
+    edges = [1e-9, 3e-8, 1e-7, 3e-7, 1e-5]
+    target = "uniform"        # or one weight per bin; a source may have its own [sources.balance] or balance = false
+
+Balancing (:mod:`wirelessdata.mix.balance`) applies to the training split only; validation and
+held-out splits keep their natural distributions.
+
 Requested proportions that cannot be met (a source too small for its share) are an error, not a shortfall.
 """
 
@@ -36,11 +44,19 @@ import numpy as np
 
 from wirelessdata.catalog.query import ls
 from wirelessdata.errors import ConfigError
+from wirelessdata.mix.balance import (
+    BalanceSpec,
+    check_reachable,
+    keep_targeted,
+    parse_balance,
+    plan_quota,
+    read_bins,
+)
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
 from wirelessdata.read import ShardReader
 
-TOP_KEYS = ("seed", "val_fraction", "temperature", "epoch_samples", "keep_flagged", "sources", "holdout")
-SOURCE_KEYS = ("name", "where", "weight", "count", "max_epochs", "max_fraction")
+TOP_KEYS = ("seed", "val_fraction", "temperature", "epoch_samples", "keep_flagged", "sources", "holdout", "balance")
+SOURCE_KEYS = ("name", "where", "weight", "count", "max_epochs", "max_fraction", "balance")
 HOLDOUT_KEYS = ("name", "where")
 
 
@@ -54,6 +70,7 @@ class SourceSpec:
     count: int | None = None
     max_epochs: float = 1.0
     max_fraction: float = 1.0
+    balance: BalanceSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,7 @@ def _number(where: str, value: Any, low: float, high: float = float("inf")) -> f
 def parse_spec(raw: Mapping[str, Any]) -> MixSpec:
     """Validate a spec mapping; one-line errors naming the entry and field."""
     _keys("spec", raw, TOP_KEYS)
+    balance = parse_balance("balance", raw["balance"]) if "balance" in raw else None
     sources = []
     for i, entry in enumerate(raw.get("sources", [])):
         where = f"sources[{i}]"
@@ -110,6 +128,7 @@ def parse_spec(raw: Mapping[str, Any]) -> MixSpec:
                 count=count,
                 max_epochs=_number(f"{where}.max_epochs", entry.get("max_epochs", 1.0), 1e-9),
                 max_fraction=_number(f"{where}.max_fraction", entry.get("max_fraction", 1.0), 1e-9, 1.0),
+                balance=parse_balance(f"{where}.balance", entry["balance"]) if "balance" in entry else balance,
             )
         )
     if not sources:
@@ -205,6 +224,7 @@ def build_manifest(spec: MixSpec, root: str, check_leaks: bool = True) -> Manife
 
     train_sel: dict[str, list[Selection]] = {}
     val_sel: dict[str, list[Selection]] = {}
+    natural: dict[str, dict[str, Any]] = {}
     for src in spec.sources:
         rows = [r for r in _complete(root, src.where) if r["path"] not in held_paths]
         if not rows:
@@ -223,14 +243,24 @@ def build_manifest(spec: MixSpec, root: str, check_leaks: bool = True) -> Manife
             if src.max_fraction < 1.0:
                 rng = np.random.default_rng([spec.seed, i])
                 train = np.sort(rng.choice(train, int(round(train.size * src.max_fraction)), replace=False))
-            train_sel[src.name].append(Selection(i, train))
+            bins = None if src.balance is None else read_bins(src.balance, src.name, shards[i].name, row["path"], train)
+            train_sel[src.name].append(Selection(i, train, bins))
             val_sel[src.name].append(Selection(i, np.flatnonzero(ok & is_val)))
+        if src.balance is not None:
+            kept, natural[src.name] = keep_targeted(src.balance, train_sel[src.name])
+            check_reachable(src.balance, src.name, natural[src.name]["natural"])
+            train_sel[src.name] = list(kept)
     per_epoch, requested = _per_epoch(spec, {n: sum(s.indices.size for s in sel) for n, sel in train_sel.items()})
+    train_sources = []
+    for src in spec.sources:
+        info, quota = _info(src, per_epoch, requested), ()
+        if src.balance is not None:
+            hist = natural[src.name]
+            quota, balanced = plan_quota(src.balance, src.name, per_epoch[src.name], hist["natural"], src.max_epochs)
+            info["balance"] = {**balanced, **hist}
+        train_sources.append(Source(src.name, tuple(train_sel[src.name]), per_epoch[src.name], info, quota))
     splits: dict[str, tuple[Source, ...]] = {
-        "train": tuple(
-            Source(src.name, tuple(train_sel[src.name]), per_epoch[src.name], _info(src, per_epoch, requested))
-            for src in spec.sources
-        ),
+        "train": tuple(train_sources),
         "val": tuple(
             Source(src.name, tuple(val_sel[src.name]), sum(s.indices.size for s in val_sel[src.name]))
             for src in spec.sources
