@@ -2,14 +2,19 @@
 
 - 2 workers / 1 worker samples/s (both on a Dask LocalCluster) for the default command: goal >= 1.7 on 2 cores.
 - Dask with 1 worker / serial execution in this process (overhead): goal <= 1.1 (as a time ratio).
-Cluster start-up is left out: the clusters are started before the clock runs.
+- serial with torch on all cores / on 1 thread: what one worker gains from its threads already. Two
+  single-thread workers cannot beat one worker by more than about 2 / this ratio on 2 cores.
+Cluster start-up and Sionna's import are left out: the clusters are started and warmed before the clock runs.
+Runs are interleaved and the best of ``--repeats`` kept, so that other load on the machine biases every
+configuration alike; the load average is printed (the ratios need idle cores).
 
-Run: .venv/bin/python benchmarks/dask_scaling.py [--samples 512]
+Run: .venv/bin/python benchmarks/dask_scaling.py [--samples 512] [--repeats 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -20,6 +25,7 @@ from wirelessdata.run import executor, run_plan
 
 
 def timed(root: str, samples: int, client: object | None) -> float:
+    """Seconds for the default command with ``samples`` paired drops into ``root`` (shards planned beforehand)."""
     (drops,) = drop_sets({}, {"samples": samples, "bands": ["sub6", "28GHz"]})
     plan = DropSetPlan(drops, root)
     _ = plan.shards  # Sionna models built outside the clock
@@ -28,26 +34,47 @@ def timed(root: str, samples: int, client: object | None) -> float:
     return time.perf_counter() - start
 
 
+def serial_with_threads(root: str, samples: int, threads: int) -> float:
+    """:func:`timed` in this process with torch limited to ``threads`` intra-op threads."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return timed(root, samples, None)
+    finally:
+        torch.set_num_threads(before)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, default=512)
+    ap.add_argument("--repeats", type=int, default=1)
     args = ap.parse_args()
+    n, cores = args.samples, os.cpu_count() or 1
     tmp = tempfile.mkdtemp()
+    load = os.getloadavg()[0]
     try:
-        serial = timed(f"{tmp}/serial", args.samples, None)
-        with executor(workers=1) as one:
+        times: dict[str, list[float]] = {"serial": [], "serial1": [], "one": [], "two": []}
+        timed(f"{tmp}/warm0", 64, None)
+        with executor(workers=1) as one, executor(workers=2) as two:
             timed(f"{tmp}/warm1", 64, one)  # workers import Sionna and build their models
-            t1 = timed(f"{tmp}/one", args.samples, one)
-        with executor(workers=2) as two:
             timed(f"{tmp}/warm2", 128, two)
-            t2 = timed(f"{tmp}/two", args.samples, two)
-        n = args.samples
+            for r in range(args.repeats):
+                times["serial"].append(timed(f"{tmp}/serial{r}", n, None))
+                times["serial1"].append(serial_with_threads(f"{tmp}/serial1-{r}", n, 1))
+                times["one"].append(timed(f"{tmp}/one{r}", n, one))
+                times["two"].append(timed(f"{tmp}/two{r}", n, two))
+        best = {k: min(v) for k, v in times.items()}
+        print(f"load average (1 min) {load:.2f} before, {os.getloadavg()[0]:.2f} after, on {cores} cores")
         print(
-            f"default command, {n} paired drops: serial {n / serial:.1f} drops/s, 1 worker {n / t1:.1f}, "
-            f"2 workers {n / t2:.1f}"
+            f"default command, {n} paired drops: serial {n / best['serial']:.1f} drops/s, "
+            f"1 worker {n / best['one']:.1f}, 2 workers {n / best['two']:.1f}"
         )
-        print(f"2 workers / 1 worker: {t1 / t2:.2f}  (goal >= 1.7)")
-        print(f"Dask 1 worker / serial time: {t1 / serial:.2f}  (goal <= 1.1)")
+        print(f"2 workers / 1 worker: {best['one'] / best['two']:.2f}  (goal >= 1.7)")
+        print(f"2 workers / serial: {best['serial'] / best['two']:.2f}")
+        print(f"Dask 1 worker / serial time: {best['one'] / best['serial']:.2f}  (goal <= 1.1)")
+        print(f"serial, torch {cores} threads / 1 thread: {best['serial1'] / best['serial']:.2f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -2,7 +2,9 @@
 
 A lock is an ``flock`` on the file ``<shard>.lock`` beside a local shard; the kernel releases it when the
 holder exits, also on ``kill -9``, so a lock is never stale. The file records who holds it, for the error
-message of the next comer. Shards behind URLs (object stores) are not locked.
+message of the next comer. Shards behind URLs (object stores) are not locked. Taking the locks is the first
+write of a run, so an output directory that cannot be written (permission denied, read-only, full) is
+reported here, in one line, before any block is generated.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import socket
 from collections.abc import Iterator, Sequence
 
 from wirelessdata.errors import StoreError
+from wirelessdata.store import storage_error
 
 
 @contextlib.contextmanager
@@ -28,8 +31,11 @@ def shard_locks(urls: Sequence[str]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _lock(path: str, url: str) -> Iterator[None]:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise storage_error(url, f"create its lock file {path}", exc) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -5,13 +5,21 @@ it, so pairing survives interruption: a rerun of the same command resumes at the
 and never rewrites a finished one. Each block is one task, a pure function of (plan, block index)
 that writes its own regions; it runs in this process, or on Dask distributed workers (a local
 cluster with ``workers > 1``, or an existing cluster's scheduler address). The driver commits.
+
+Failures: a task that raises is retried (:data:`TASK_RETRIES`); a task whose worker dies is
+rescheduled on another worker (on a local cluster the nanny restarts the dead worker, and a block
+whose workers die ``TASK_RETRIES + 1`` times is given up). A block that fails on every attempt does
+not stop the others: the run finishes every block it can, then raises :class:`BlockError` naming the
+block, its shards and its error. A :class:`~wirelessdata.errors.WirelessDataError` from a task (disk
+full, permission denied: the same for every block) stops the run at once. Either way the finished
+blocks stay valid and a rerun of the same command resumes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,7 +35,12 @@ if TYPE_CHECKING:
     from distributed import Client
 
 TASK_RETRIES = 2
-"""A block task that fails is retried this often (a lost worker's tasks are rescheduled by Dask anyway)."""
+"""A block task that raises is retried this often; on a local cluster a block may also lose its worker this often
+(``distributed.scheduler.allowed-failures``; an external scheduler uses its own setting, 3 by default)."""
+
+
+class BlockError(WirelessDataError):
+    """A block failed on every attempt (an error in its task, or its workers dying); the other blocks were written."""
 
 
 @dataclass(frozen=True)
@@ -46,16 +59,22 @@ class ShardResult:
 BlockCallback = Callable[[DropSetPlan, int], None]
 
 
-def write_block_task(plan: DropSetPlan, block: int, bands: tuple[str, ...], threads: int = 0) -> dict[str, int]:
+def write_block_task(
+    plan: DropSetPlan, block: int, bands: tuple[str, ...], slots: Mapping[str, int] | None = None
+) -> dict[str, int]:
     """Generate ``block`` of ``plan`` and write it into the shards of ``bands``.
 
-    :param threads: torch intra-op threads for this process (0: leave as is).
+    :param slots: on Dask, the task slots (worker threads) of each host; torch then uses
+        ``cores // slots`` threads here, so that tasks x threads matches the cores of the host. None: leave as is.
     :returns: the block checksum written into each band's shard.
     """
-    if threads:
+    if slots:
         import torch
+        from distributed import get_worker
+        from distributed.comm import get_address_host
 
-        torch.set_num_threads(threads)
+        host = get_address_host(get_worker().address)
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // slots.get(host, 1)))
     data = plan.generate(block)
     return {band: open_shard(plan.shards[band].url).write_block(block, data[band]) for band in bands}
 
@@ -64,13 +83,16 @@ def write_block_task(plan: DropSetPlan, block: int, bands: tuple[str, ...], thre
 def executor(workers: int = 1, scheduler: str | None = None, timeout: str = "10s") -> Iterator[Client | None]:
     """A Dask client for the run, or None for serial execution in this process.
 
-    :param workers: local worker processes; more than one starts a ``LocalCluster`` on loopback.
-    :param scheduler: address of an existing scheduler (``tcp://host:8786``); overrides ``workers``.
+    :param workers: local worker processes; more than one starts a ``LocalCluster`` on loopback (one thread per
+        worker, BLAS/OpenMP threads ``cores // workers``, a block given up after ``TASK_RETRIES + 1`` worker deaths).
+    :param scheduler: address of an existing scheduler (``tcp://host:8786``); overrides ``workers``. Its workers
+        must have this process's versions of :data:`BYTES_PACKAGES` (checked here, one-line error otherwise).
     :param timeout: how long to try to reach ``scheduler``.
     """
     if scheduler is None and workers <= 1:
         yield None
         return
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -81,18 +103,57 @@ def executor(workers: int = 1, scheduler: str | None = None, timeout: str = "10s
                 f"scheduler {scheduler}: unreachable ({exc}); start it (dask scheduler) or drop --scheduler"
             ) from exc
         with client:
+            check_worker_versions(client)
             yield client
         return
-    cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    )
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    config = {
+        "distributed.scheduler.allowed-failures": TASK_RETRIES,
+        # read by the nannies when they (re)start their worker process: BLAS and torch threads per worker
+        "distributed.nanny.pre-spawn-environ": {
+            **dask.config.get("distributed.nanny.pre-spawn-environ"),
+            **dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), threads),
+        },
+    }
+    with dask.config.set(config):
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
     with cluster, Client(cluster) as client:
         yield client
 
 
-def _threads_per_worker(client: Client) -> int:
-    workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
-    return max(1, (os.cpu_count() or 1) // workers)
+BYTES_PACKAGES = ("wirelessdata", "numpy", "zarr", "torch", "sionna")
+"""Packages whose version shapes the bytes of a block: every worker must have the driver's version."""
+
+
+def check_worker_versions(client: Client) -> None:
+    """Refuse, in one line, a cluster whose workers have other versions of :data:`BYTES_PACKAGES` than this process.
+
+    Packages not installed here are not checked. A worker that lacks one counts as a mismatch.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in BYTES_PACKAGES:
+        try:
+            here = version(name)
+        except PackageNotFoundError:
+            continue
+        for worker, there in sorted(client.run(version, name, on_error="return").items()):
+            if there != here:
+                got = there if isinstance(there, str) else "not installed"
+                raise WirelessDataError(
+                    f"worker {worker}: {name} {got}, {here} here; install the same package versions on every "
+                    "worker (same bytes need the same code), or drop --scheduler"
+                )
+
+
+def _task_slots(client: Client) -> dict[str, int]:
+    """Worker threads of the cluster per host: how many block tasks a host runs at once."""
+    slots: dict[str, int] = {}
+    for info in client.scheduler_info(n_workers=-1)["workers"].values():
+        slots[info["host"]] = slots.get(info["host"], 0) + int(info["nthreads"])
+    return slots
 
 
 def run_plan(
@@ -125,11 +186,17 @@ def _run_locked(
         if not bands and on_block is not None:
             on_block(plan, block)
     pending = {b: bands for b, bands in tasks.items() if bands}
-    for block in _execute(plan, pending, client):
+    failed: list[tuple[int, BaseException]] = []
+    for block, error in _execute(plan, pending, client):
+        if error is not None:
+            failed.append((block, error))
+            continue
         for band in pending[block]:
             written[band] += 1
         if on_block is not None:
             on_block(plan, block)
+    if failed:
+        raise _block_error(plan, pending, failed, attempts=1 if client is None else TASK_RETRIES + 1)
     results = []
     for band, shard in shards.items():
         done = shard.status == STATUS_COMPLETE
@@ -150,41 +217,76 @@ def _run_locked(
     return results
 
 
-def _execute(plan: DropSetPlan, pending: dict[int, tuple[str, ...]], client: Client | None) -> Iterator[int]:
-    """Run the block tasks; yield each block index as it finishes."""
+def _block_error(
+    plan: DropSetPlan, pending: dict[int, tuple[str, ...]], failed: list[tuple[int, BaseException]], attempts: int
+) -> BlockError:
+    """One line naming the first failed block, its shards and its error, and how many others failed."""
+    block, error = min(failed, key=lambda f: f[0])
+    shards = ", ".join(plan.shards[band].url for band in pending[block])
+    others = f"; {len(failed) - 1} other blocks failed too" if len(failed) > 1 else ""
+    tries = "once" if attempts == 1 else f"{attempts} times"
+    return BlockError(
+        f"block {block} of {shards} failed {tries} ({_describe(error)}){others}; the other blocks are written, "
+        "fix the cause and rerun the same command to resume"
+    )
+
+
+def _describe(error: BaseException) -> str:
+    """``Type: first line of the message``; a lost worker in words."""
+    name = type(error).__name__
+    if name == "KilledWorker":
+        return "KilledWorker: the workers running it died (out of memory, a crash or a kill; see the worker logs)"
+    lines = str(error).strip().splitlines()
+    return f"{name}: {lines[0]}" if lines else name
+
+
+def _execute(
+    plan: DropSetPlan, pending: dict[int, tuple[str, ...]], client: Client | None
+) -> Iterator[tuple[int, BaseException | None]]:
+    """Run the block tasks; yield ``(block, None)`` as each finishes, ``(block, error)`` when one failed for good.
+
+    A :class:`~wirelessdata.errors.WirelessDataError` (disk full, permission denied) is raised at once; on
+    Dask the tasks not started yet are cancelled (running ones finish or fail on their own).
+    """
     if client is None:
         for block, bands in pending.items():
-            write_block_task(plan, block, bands)
-            yield block
+            try:
+                write_block_task(plan, block, bands)
+            except WirelessDataError:
+                raise
+            except Exception as exc:  # the block's own failure; the other blocks go on
+                yield block, exc
+            else:
+                yield block, None
         return
     from distributed import as_completed
 
-    threads = _threads_per_worker(client)
+    slots = _task_slots(client)
     futures = {
         client.submit(
             write_block_task,
             plan,
             block,
             bands,
-            threads,
+            slots,
             key=f"{plan.drops.name}-{plan.recipe_hash[:12]}-block-{block}",
             retries=TASK_RETRIES,
             pure=False,
         ): block
         for block, bands in pending.items()
     }
-    for future in as_completed(futures):
-        block = futures[future]
-        try:
-            future.result()
-        except WirelessDataError:
-            raise
-        except Exception as exc:
-            raise WirelessDataError(
-                f"{plan.drops.name}: block {block} failed {TASK_RETRIES + 1} times ({type(exc).__name__}: {exc}); "
-                "finished blocks are kept, rerun the same command to retry"
-            ) from exc
-        yield block
+    try:
+        for future in as_completed(futures):
+            try:
+                future.result()
+            except WirelessDataError:
+                raise
+            except Exception as exc:  # failed on every attempt (or cancelled by a restarted scheduler)
+                yield futures[future], exc
+            else:
+                yield futures[future], None
+    finally:
+        client.cancel(list(futures))  # releases them; stops the ones not started when the run stopped early
 
 
 def run_plans(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import errno
 import hashlib
 import json
 import os
@@ -42,6 +43,26 @@ SHARD_SUFFIX = ".zarr"
 STATUS_CREATING = "creating"
 STATUS_INCOMPLETE = "incomplete"
 STATUS_COMPLETE = "complete"
+
+
+def storage_error(url: str, action: str, exc: OSError) -> StoreError:
+    """One line for an ``OSError`` met while writing ``url``: what failed, why, and the fix.
+
+    Disk full (``ENOSPC``, ``EDQUOT``) and permission denied (``EACCES``, ``EPERM``, ``EROFS``) name their
+    fix; finished blocks are never touched by a failed write, so the fix is followed by a rerun that resumes.
+
+    :param action: what was being done, e.g. ``"write block 3"``.
+    """
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free space there or choose another --out"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "make it writable or choose another --out"
+    else:
+        fix = "check the storage or choose another --out"
+    return StoreError(
+        f"{url}: cannot {action} ({exc.strerror or exc}); {fix}, then rerun the same command to resume "
+        "(finished blocks are kept)"
+    )
 
 
 def recipe_hash(recipe: Mapping[str, Any]) -> str:
@@ -245,14 +266,17 @@ class Shard:
                 raise StoreError(f"{self.url}: block {block} variable '{name}' has shape {value.shape}, want {want}")
             data[name] = value.astype(arr.dtype, casting="same_kind", copy=False)
             regions[name] = region
-        # all variables of the block are written concurrently (one event-loop round trip, I/O overlapped)
-        with ThreadPoolExecutor(max_workers=1) as pool:  # the checksum (GIL released) overlaps the writes
-            pending = pool.submit(block_checksum, checksummed(data, self.schema))
-            sync(_write_all([(arr.async_array, regions[n], data[n]) for n, arr in arrays.items()]))
-            checksum = pending.result()
-        self._sync(arrays, regions)
-        self.group["block_checksum"][block] = np.uint64(checksum)
-        self._sync({"block_checksum": self.group["block_checksum"]}, {"block_checksum": slice(block, block + 1)})
+        try:
+            # all variables of the block are written concurrently (one event-loop round trip, I/O overlapped)
+            with ThreadPoolExecutor(max_workers=1) as pool:  # the checksum (GIL released) overlaps the writes
+                pending = pool.submit(block_checksum, checksummed(data, self.schema))
+                sync(_write_all([(arr.async_array, regions[n], data[n]) for n, arr in arrays.items()]))
+                checksum = pending.result()
+            self._sync(arrays, regions)
+            self.group["block_checksum"][block] = np.uint64(checksum)
+            self._sync({"block_checksum": self.group["block_checksum"]}, {"block_checksum": slice(block, block + 1)})
+        except OSError as exc:  # disk full, permission denied: the done marker is written last, a rerun redoes it
+            raise storage_error(self.url, f"write block {block}", exc) from exc
         return checksum
 
     def commit(self, stats: Mapping[str, Any] | None = None) -> str:
@@ -267,10 +291,13 @@ class Shard:
                 f"(first: {pending[0]}); rerun the same command to finish them"
             )
         checksum = shard_checksum(self.block_checksums())
-        self.group.attrs.update(
-            {"status": STATUS_COMPLETE, "checksum": checksum, "stats": dict(stats or {}), "committed": _now()}
-        )
-        consolidate(self.group)
+        try:
+            self.group.attrs.update(
+                {"status": STATUS_COMPLETE, "checksum": checksum, "stats": dict(stats or {}), "committed": _now()}
+            )
+            consolidate(self.group)
+        except OSError as exc:
+            raise storage_error(self.url, "commit the shard", exc) from exc
         return checksum
 
     # internals ---------------------------------------------------------------------------------
@@ -462,7 +489,7 @@ def create_shard(url: str, layout: ShardLayout, overwrite: bool = False, schema:
     except StoreError:
         raise
     except OSError as exc:
-        raise StoreError(f"{url}: cannot create shard ({exc.strerror or exc}); check the path and free space") from exc
+        raise storage_error(url, "create the shard", exc) from exc
     return Shard(group, schema)
 
 
