@@ -21,9 +21,11 @@ from wirelessdata.catalog.cli import catalog_app
 from wirelessdata.curate.cli import curate_app
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.importers.cli import import_app
+from wirelessdata.interop.cli import card_command, export_app, plot_command
 from wirelessdata.mix.cli import mix_app
 from wirelessdata.model_commands import evaluate as evaluate_command
 from wirelessdata.model_commands import train as train_command
+from wirelessdata.tasks.cli import task_app
 
 app = typer.Typer(
     name="wirelessdata",
@@ -230,6 +232,10 @@ app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.add_typer(import_app, name="import")
 app.add_typer(curate_app, name="curate")
+app.add_typer(export_app, name="export")
+app.command("card")(card_command)
+app.command("plot")(plot_command)
+app.add_typer(task_app, name="task")
 
 
 def main() -> None:

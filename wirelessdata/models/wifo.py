@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.models.masking import TokenMask
+from wirelessdata.tasks.noise import noise_std
 
 Patch = tuple[int, int, int]
 Grid = tuple[int, int, int]
@@ -83,11 +84,12 @@ def add_noise(x: Tensor, snr_db: float | None, generator: torch.Generator | None
     """``x`` plus complex white Gaussian noise at ``snr_db`` (dB) relative to each sample's mean power.
 
     ``snr_db=None`` returns ``x`` unchanged. The noise is drawn on the CPU from ``generator`` (reproducible on any
-    device), then moved to ``x.device``. Shapes: ``[B, 2, ...]`` in and out.
+    device), then moved to ``x.device``, and scaled by ``wirelessdata.tasks.noise.noise_std`` (the one SNR
+    formula, shared with the task views). Shapes: ``[B, 2, ...]`` in and out.
     """
     if snr_db is None:
         return x
-    std = (x.square().flatten(1).mean(1) * 10 ** (-snr_db / 10)).sqrt().view(-1, *([1] * (x.dim() - 1)))
+    std = noise_std(x, snr_db).view(-1, *([1] * (x.dim() - 1)))
     noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     return x + noise * std
 

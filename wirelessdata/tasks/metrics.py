@@ -1,0 +1,60 @@
+"""The task metrics, each defined once: NMSE (dB), top-k accuracy, F1, mean absolute (position) error.
+
+Inputs are numpy arrays or CPU torch tensors, batch first.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+
+def nmse(pred: Any, target: Any) -> np.ndarray:
+    """Per-sample NMSE ``||pred - target||^2 / ||target||^2`` over all axes but the first: ``[B]`` (linear)."""
+    p, t = np.asarray(pred), np.asarray(target)
+    if p.shape != t.shape:
+        raise ValueError(f"prediction shape {p.shape} differs from the target's {t.shape}")
+    err = np.abs(p - t).astype(np.float64) ** 2
+    ref = np.abs(t).astype(np.float64) ** 2
+    return err.reshape(len(t), -1).sum(1) / np.maximum(ref.reshape(len(t), -1).sum(1), np.finfo(np.float64).tiny)
+
+
+def db(value: float) -> float:
+    """``10 log10(value)``; ``-inf`` for 0."""
+    return 10 * math.log10(value) if value > 0 else -math.inf
+
+
+def nmse_db(per_sample: Any) -> float:
+    """NMSE in dB of a set of samples: ``10 log10(mean of the per-sample NMSEs)``."""
+    return db(float(np.mean(per_sample)))
+
+
+def topk_hits(scores: Any, labels: Any, k: int) -> np.ndarray:
+    """``[B]`` bool: label ``i`` is among the ``k`` largest ``scores[i]`` ``[B, C]`` (a label >= C never is)."""
+    s, y = np.asarray(scores), np.asarray(labels)
+    top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    return (top == y[:, None]).any(axis=1)
+
+
+def topk_accuracy(scores: Any, labels: Any, k: int) -> float:
+    """Share of samples whose label is among the ``k`` highest-scored classes."""
+    return float(np.mean(topk_hits(scores, labels, k)))
+
+
+def f1(pred: Any, target: Any) -> float:
+    """F1 score of the positive class (bool arrays ``[B]``); 0 when there is no true or predicted positive."""
+    return float(f1_score(np.asarray(target, bool), np.asarray(pred, bool), zero_division=0.0))
+
+
+def abs_error(pred: Any, target: Any) -> np.ndarray:
+    """Per-sample absolute error ``[B]``: ``|pred - target|`` for ``[B]``, the Euclidean norm for ``[B, D]``."""
+    d = np.asarray(pred, np.float64) - np.asarray(target, np.float64)
+    return np.abs(d) if d.ndim == 1 else np.linalg.norm(d.reshape(len(d), -1), axis=1)
+
+
+def mae(pred: Any, target: Any) -> float:
+    """Mean absolute error (for positions ``[B, 3]`` in m: the mean distance error, m)."""
+    return float(np.mean(abs_error(pred, target)))

@@ -1,0 +1,99 @@
+"""Channel prediction along one axis: time-domain (history -> horizon) and frequency-domain (known -> target band).
+
+- ``time-prediction``: input the observed snapshots ``0 .. history-1`` ``[B, history, K, Nbs, Nue]``; target the
+  clean snapshots ``history .. history+horizon-1`` ``[B, horizon, K, Nbs, Nue]``.
+- ``frequency-prediction``: input the observed subcarriers ``0 .. known-1`` ``[B, T, known, Nbs, Nue]``; target the
+  clean subcarriers ``known .. known+target-1`` ``[B, T, target, Nbs, Nue]`` (extrapolation to the band above).
+
+Metric NMSE (dB) over the target part (:func:`wirelessdata.tasks.metrics.nmse`). Baselines: the zero-order hold
+and the AR (linear-prediction) extrapolator of :mod:`wirelessdata.models.baselines`, run in the model layout.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from wirelessdata.models.baselines import ARPredictor, zoh_predict
+from wirelessdata.models.evaluate import Predictor
+from wirelessdata.models.wifo import csi_to_input
+from wirelessdata.tasks.base import Baseline, NmseTask, Param, TaskBatch, need, positive
+from wirelessdata.tasks.impairments import Region
+from wirelessdata.tasks.source import ShardInfo
+
+
+def input_to_csi(x: Tensor, num_bs: int, num_ue: int) -> Tensor:
+    """Model layout ``[B, 2, T, N, K]`` -> complex ``[B, T, K, Nbs, Nue]`` (inverse of ``csi_to_input``)."""
+    b, _, t, _, k = x.shape
+    return torch.view_as_complex(x.permute(0, 2, 4, 3, 1).contiguous()).reshape(b, t, k, num_bs, num_ue)
+
+
+class ModelLayoutBaseline(Baseline):
+    """A ``models.evaluate`` predictor (``zoh``, ``ar``) on the task's given part, unknown part zero-filled."""
+
+    def __init__(self, predictor: Predictor, task: str) -> None:
+        self.predictor, self.task = predictor, task
+
+    def predict(self, inp: Tensor, meta: Any) -> Tensor:
+        axis = 1 if self.task == "time" else 2  # in the CSI layout
+        n_known, n_unknown = inp.shape[axis], meta.target_shape[axis]
+        shape = list(inp.shape)
+        shape[axis] = n_known + n_unknown
+        full = torch.zeros(shape, dtype=torch.complex64)
+        full.narrow(axis, 0, n_known).copy_(inp)
+        out = self.predictor(csi_to_input(full), self.task, n_known)
+        pred = input_to_csi(out, inp.shape[3], inp.shape[4])
+        return pred.narrow(axis, n_known, n_unknown)
+
+
+class _AxisPrediction(NmseTask):
+    metric_desc = "NMSE (dB) = 10 log10 of the mean over samples of ||H_pred - H||^2 / ||H||^2 on the target part"
+    baseline_desc = "zoh (repeat the last given slice), ar (order-4 linear prediction, models.baselines)"
+    axis: ClassVar[int]
+    model_task: ClassVar[str]
+    known_key: ClassVar[str]
+    target_key: ClassVar[str]
+
+    def check(self, shard: ShardInfo) -> None:
+        total = self.values[self.known_key] + self.values[self.target_key]
+        need(shard, self.axis, total, f"{self.name} with {self.known_key} + {self.target_key}", "lower them")
+
+    def region(self, shard: ShardInfo) -> Region:
+        given = slice(0, self.values[self.known_key])
+        return (given, slice(None)) if self.axis == 0 else (slice(None), given)
+
+    def make(self, batch: TaskBatch) -> tuple[Tensor, Tensor]:
+        k, h = self.values[self.known_key], self.values[self.target_key]
+        return batch.observed, batch.csi.narrow(self.axis + 1, k, h)
+
+    def baselines(self) -> dict[str, Baseline]:
+        return {
+            "zoh": ModelLayoutBaseline(zoh_predict, self.model_task),
+            "ar": ModelLayoutBaseline(ARPredictor(order=4), self.model_task),
+        }
+
+
+class TimePrediction(_AxisPrediction):
+    name = "time-prediction"
+    summary = "predict the next snapshots from the past ones"
+    input_desc = "observed CSI of snapshots [0, history): complex64 [B, history, K, Nbs, Nue]"
+    target_desc = "clean CSI of snapshots [history, history + horizon): complex64 [B, horizon, K, Nbs, Nue]"
+    params: ClassVar[dict[str, Param]] = {
+        "history": Param(12, "given snapshots (a positive integer)", positive),
+        "horizon": Param(12, "predicted snapshots (a positive integer)", positive),
+    }
+    axis, model_task, known_key, target_key = 0, "time", "history", "horizon"
+
+
+class FrequencyPrediction(_AxisPrediction):
+    name = "frequency-prediction"
+    summary = "extrapolate the channel from a known band to the band above"
+    input_desc = "observed CSI of subcarriers [0, known): complex64 [B, T, known, Nbs, Nue]"
+    target_desc = "clean CSI of subcarriers [known, known + target): complex64 [B, T, target, Nbs, Nue]"
+    params: ClassVar[dict[str, Param]] = {
+        "known": Param(32, "given (lowest) subcarriers (a positive integer)", positive),
+        "target": Param(32, "predicted subcarriers just above them (a positive integer)", positive),
+    }
+    axis, model_task, known_key, target_key = 1, "frequency", "known", "target"

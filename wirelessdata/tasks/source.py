@@ -1,0 +1,180 @@
+"""Where a task view reads from: shard paths or a mixture manifest, resolved to shards and sample selections.
+
+A source is a shard path, a directory of shards, a manifest JSON path, a :class:`~wirelessdata.mix.manifest.Manifest`,
+or a list of shard paths. ``split`` picks the samples:
+
+- shards: ``all``; ``train`` / ``test``: the two sides of a hash of ``(seed, sample_id)`` with ``test_fraction``
+  on the test side (:func:`wirelessdata.mix.spec.val_mask`; paired bands of one drop land on the same side);
+- a manifest: one of its splits (``train``, ``val``, held-out names) or ``all`` (the union of its splits).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wirelessdata.errors import ConfigError
+from wirelessdata.mix.manifest import Manifest, load_manifest
+from wirelessdata.mix.spec import val_mask
+from wirelessdata.read import ShardReader
+from wirelessdata.store import open_group
+from wirelessdata.validate import find_shards
+
+Source = str | Path | Manifest | Sequence[str | Path]
+
+
+@dataclass
+class ShardInfo:
+    """One shard of a view: where it is, its attributes and coordinates, and the samples the view uses.
+
+    :param indices: sample indices used (sorted int64).
+    :param time_s: ``[T]`` snapshot times, s; ``subcarrier_hz``: ``[K]`` subcarrier offsets, Hz.
+    :param shape: CSI shape of a sample ``(T, K, Nbs, Nue)``.
+    """
+
+    name: str
+    url: str
+    attrs: dict[str, Any]
+    indices: np.ndarray
+    time_s: np.ndarray
+    subcarrier_hz: np.ndarray
+    shape: tuple[int, ...]
+    key: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key = zlib.crc32(self.name.encode())
+
+    def describe(self) -> dict[str, Any]:
+        """Name, url, checksum, band, scenario and sample count, for a definition."""
+        keys = ("checksum", "band", "scenario", "generator", "recipe_hash")
+        return {"name": self.name, "url": self.url, "samples": int(self.indices.size)} | {
+            k: self.attrs[k] for k in keys if k in self.attrs
+        }
+
+
+class Labels:
+    """Per-sample variables of a shard, read whole once and looked up by ``sample_id``."""
+
+    def __init__(self, url: str, names: Sequence[str]) -> None:
+        group = open_group(url)
+        missing = [n for n in names if n not in group]
+        if missing:
+            raise ConfigError(f"shard {url} has no {', '.join(missing)}; the task needs it (regenerate with labels)")
+        reader = ShardReader(url, ("sample_id", *names))
+        data = reader.read_range(0, len(reader))
+        ids = data.pop("sample_id").astype(np.uint64)
+        self.order = np.argsort(ids, kind="stable")
+        self.sorted_ids = ids[self.order]
+        self.data = data
+        self.url = url
+
+    def take(self, sample_ids: np.ndarray) -> dict[str, np.ndarray]:
+        """The variables of ``sample_ids`` ``[B]`` (uint64 or their int64 view), in that order."""
+        ids = np.asarray(sample_ids).view(np.uint64) if np.asarray(sample_ids).dtype == np.int64 else sample_ids
+        pos = np.searchsorted(self.sorted_ids, ids)
+        pos = np.minimum(pos, self.sorted_ids.size - 1)
+        if not np.array_equal(self.sorted_ids[pos], ids):
+            raise ConfigError(f"shard {self.url} lacks some sample_ids of the view; pair shards of one drop set")
+        idx = self.order[pos]
+        return {name: arr[idx] for name, arr in self.data.items()}
+
+
+def shard_info(url: str, indices: np.ndarray | None = None, name: str | None = None) -> ShardInfo:
+    """Attributes, coordinates and (all or the given) sample indices of the shard at ``url``."""
+    group = open_group(url)
+    attrs = group.attrs.asdict()
+    if attrs.get("status") != "complete":
+        raise ConfigError(f"shard {url} is not complete (status {attrs.get('status')}); finish it with generate")
+    if "csi" not in group:
+        raise ConfigError(f"shard {url} has no csi; task views need CSI shards")
+    n = int(attrs["num_samples"])
+    return ShardInfo(
+        name=name or Path(str(url).rstrip("/")).name.removesuffix(".zarr"),
+        url=str(url),
+        attrs=attrs,
+        indices=np.arange(n, dtype=np.int64) if indices is None else np.asarray(indices, np.int64),
+        time_s=np.asarray(group["time"][:], np.float64),
+        subcarrier_hz=np.asarray(group["subcarrier"][:], np.float64),
+        shape=tuple(group["csi"].shape[1:]),
+    )
+
+
+def _paths(source: str | Path | Sequence[str | Path]) -> list[str]:
+    items = [source] if isinstance(source, str | Path) else list(source)
+    urls: list[str] = []
+    for item in items:
+        s = str(item)
+        if "://" in s:
+            urls.append(s)
+            continue
+        if not Path(s).exists():
+            raise ConfigError(f"{s}: no such shard, directory or manifest; give a path that exists")
+        found = find_shards(s)
+        if not found:
+            raise ConfigError(f"{s}: no shard (*.zarr) there; generate some with 'wirelessdata generate'")
+        urls += found
+    return urls
+
+
+def resolve(
+    source: Source, split: str = "all", seed: int = 0, test_fraction: float = 0.25
+) -> tuple[list[ShardInfo], dict[str, Any]]:
+    """The shards of ``source`` with the samples of ``split`` (module doc), and a description of the source."""
+    if isinstance(source, str | Path) and str(source).endswith(".json"):
+        source = load_manifest(source)
+    if isinstance(source, Manifest):
+        source.verify()
+        names = list(source.splits) if split == "all" else [split]
+        chosen: dict[int, list[np.ndarray]] = {}
+        for name in names:
+            for src in source.split(name):
+                for sel in src.selections:
+                    chosen.setdefault(sel.shard, []).append(sel.indices)
+        shards = [
+            shard_info(source.shards[i].url, np.unique(np.concatenate(parts)), source.shards[i].name)
+            for i, parts in sorted(chosen.items())
+        ]
+        desc = {"kind": "manifest", "seed": source.seed, "split": split}
+    else:
+        if split not in ("all", "train", "test"):
+            raise ConfigError(f"split {split!r} of shard paths: use all, train or test (manifests have named splits)")
+        if not 0 < test_fraction < 1:
+            raise ConfigError(f"test_fraction {test_fraction} must be between 0 and 1")
+        shards = [shard_info(u) for u in _paths(source)]
+        if split != "all":
+            for s in shards:
+                ids = ShardReader(s.url, ("sample_id",)).read_range(0, int(s.attrs["num_samples"]))["sample_id"]
+                test = val_mask(ids, test_fraction, seed)
+                s.indices = np.flatnonzero(test if split == "test" else ~test).astype(np.int64)
+        desc = {"kind": "shards", "split": split} | ({"test_fraction": test_fraction} if split != "all" else {})
+    names = [s.name for s in shards]
+    if dup := sorted({n for n in names if names.count(n) > 1}):
+        raise ConfigError(f"two shards named {dup[0]} in the source; give shards with distinct names")
+    return shards, desc
+
+
+def find_partner(shard: ShardInfo, candidates: Sequence[ShardInfo], band: str) -> ShardInfo:
+    """The shard of the same drop set (same ``recipe_hash``) at ``band``: among ``candidates``, else a sibling
+    ``*.zarr`` of ``shard``'s directory."""
+    want = shard.attrs.get("recipe_hash")
+
+    def matches(attrs: dict[str, Any]) -> bool:
+        return attrs.get("band") == band and attrs.get("recipe_hash") == want
+
+    for c in candidates:
+        if matches(c.attrs):
+            return c
+    parent = Path(shard.url).parent
+    if "://" not in shard.url and parent.is_dir():
+        for url in find_shards(str(parent)):
+            if url != shard.url and matches(open_group(url).attrs.asdict()):
+                return shard_info(url)
+    raise ConfigError(
+        f"shard {shard.name} has no paired {band} shard (same recipe_hash) in the source or beside it; "
+        f"generate paired bands, e.g. --bands {shard.attrs.get('band')},{band}"
+    )

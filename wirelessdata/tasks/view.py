@@ -1,0 +1,138 @@
+"""A task view: a deterministic PyTorch stream of ``(input, target)`` batches of a task over shards or a manifest.
+
+The CSI is read by :class:`~wirelessdata.mix.loader.MixtureDataset` (over the view's shards and samples, each
+sample once per pass, batches from one shard each); per batch the impairments are applied to the clean CSI, the
+labels the task needs are looked up by ``sample_id``, and the task turns both into ``(input, target)``. The
+observation of a sample depends only on ``(seed, shard name, sample_id)``, so every pass, batch size, order
+and number of DataLoader workers sees the same pairs. Use with ``DataLoader(view, batch_size=None)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+from torch.utils.data import IterableDataset
+
+from wirelessdata.errors import ConfigError
+from wirelessdata.mix.loader import MixtureDataset
+from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection
+from wirelessdata.mix.manifest import Source as ManifestSource
+from wirelessdata.tasks.base import Task, TaskBatch
+from wirelessdata.tasks.impairments import apply
+from wirelessdata.tasks.source import Labels, ShardInfo, Source, resolve
+
+SPLIT = "view"
+
+
+@dataclass
+class Meta:
+    """Bookkeeping of a batch: its shard, sample ids, target shape and the impairment draws."""
+
+    shard: ShardInfo
+    sample_id: np.ndarray
+    target_shape: tuple[int, ...]
+    draws: dict[str, np.ndarray]
+
+
+class TaskView(IterableDataset):
+    """``task`` over the samples of ``split`` of ``source`` (see :mod:`wirelessdata.tasks.source`).
+
+    :param batch_size: samples per batch (the last batch of each shard may be smaller).
+    :param shuffle: shuffle samples (seeded by the task seed); otherwise runs of consecutive samples.
+    :param test_fraction: share of each shard's samples on the ``test`` side (shard sources).
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        source: Source,
+        split: str = "all",
+        batch_size: int = 32,
+        shuffle: bool = False,
+        test_fraction: float = 0.25,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ConfigError(f"batch_size {batch_size} must be >= 1")
+        self.task = task
+        candidates, self.source = resolve(source, split, task.seed, test_fraction)
+        self.shards = [s for s in candidates if task.uses(s)]
+        if not self.shards:
+            raise ConfigError(f"task {task.name}: no usable shard in the source ({task.summary})")
+        self.shards = [s for s in self.shards if s.indices.size]
+        if not self.shards:
+            raise ConfigError(f"task {task.name}: split {split!r} of the source has no samples")
+        self.by_name = {s.name: s for s in self.shards}
+        self.labels: dict[str, Labels] = {}
+        self.regions = {s.name: task.region(s) for s in self.shards}
+        for s in self.shards:
+            task.check(s)
+            if task.labels:
+                self.labels[s.name] = Labels(task.label_shard(s, candidates).url, task.labels)
+        manifest = Manifest(
+            seed=task.seed,
+            shards=tuple(
+                ManifestShard(s.name, s.url, str(s.attrs.get("checksum")), int(s.attrs["num_samples"]), s.shape)
+                for s in self.shards
+            ),
+            splits={
+                SPLIT: (
+                    ManifestSource(
+                        SPLIT,
+                        tuple(Selection(i, s.indices) for i, s in enumerate(self.shards)),
+                        per_epoch=sum(int(s.indices.size) for s in self.shards),
+                    ),
+                )
+            },
+        )
+        self.batch_size = batch_size
+        self.stream = MixtureDataset(manifest, SPLIT, batch_size=batch_size, buffer=256 if shuffle else 1)
+        self.epoch = 0
+
+    @property
+    def num_samples(self) -> int:
+        """Samples per pass."""
+        return sum(int(s.indices.size) for s in self.shards)
+
+    def __len__(self) -> int:
+        """Batches per pass."""
+        return len(self.stream.plan(self.epoch)[1])
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the batch order of ``epoch`` (with ``shuffle``; the pairs themselves do not change)."""
+        self.epoch = epoch
+
+    def definition(self) -> dict[str, Any]:
+        """The task's definition plus the source: split, shards (name, url, checksum, ...) and sample count."""
+        return self.task.definition() | {
+            "source": self.source | {"samples": self.num_samples, "shards": [s.describe() for s in self.shards]},
+        }
+
+    def batches(self) -> Iterator[tuple[Tensor, Tensor, Meta]]:
+        """``(input, target, meta)`` for every batch of a pass."""
+        self.stream.set_epoch(self.epoch)
+        for raw in self.stream:
+            shard = self.by_name[raw["shard"]]
+            ids = raw["sample_id"].numpy().view(np.uint64)
+            csi = raw["csi"]
+            observed, draws = apply(
+                self.task.impairments,
+                csi,
+                ids,
+                shard.time_s,
+                shard.subcarrier_hz,
+                self.task.seed,
+                shard.key,
+                self.regions[shard.name],
+            )
+            labels = self.labels[shard.name].take(ids) if shard.name in self.labels else {}
+            inp, target = self.task.make(TaskBatch(csi, observed, labels, shard, ids))
+            yield inp, target, Meta(shard, ids, tuple(target.shape), draws)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        for inp, target, _ in self.batches():
+            yield inp, target
