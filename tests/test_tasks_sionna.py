@@ -1,5 +1,7 @@
 """Task views and baselines on tiny real TR 38.901 (Sionna) paired shards: the physics trends (slow: the generator)."""
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -53,3 +55,28 @@ def test_localisation_knn_beats_the_mean_position(root):
     mean = np.concatenate([y.numpy() for _, y in train]).mean(0)
     test = np.concatenate([y.numpy() for _, y in get("localisation", str(root), split="test")])
     assert result["baselines"]["knn"]["mae_m"] < np.linalg.norm(test - mean, axis=1).mean()
+
+
+def test_probe_command_scores_frozen_heads_against_a_random_encoder(root, tmp_path):
+    import torch
+
+    from wirelessdata.models import TrainConfig, train
+    from wirelessdata.read import ShardReader
+
+    csi = ShardReader(str(root / "tr38901-uma-sub6.zarr"), ("csi",)).read(np.arange(16))["csi"]
+    run = tmp_path / "run"
+    batches = [{"csi": torch.from_numpy(np.ascontiguousarray(csi)), "sample_id": torch.arange(16), "shard": "s"}]
+    train(batches, TrainConfig(model="tiny", steps=1, warmup_steps=1), run)
+    res = CliRunner().invoke(app, ["probe", str(run), str(root), "--steps", "20", "--label-fraction", "0.5", "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert set(report) == {"los-classification", "localisation", "beam-prediction"}
+    for name, metric in (("los-classification", "f1"), ("localisation", "mae_m"), ("beam-prediction", "top1")):
+        results = report[name]["results"]
+        assert {"wifo-frozen", "random-frozen"} <= set(results) and len(results) == 3  # + the classical baseline
+        assert all(np.isfinite(r[metric]) and r["samples"] > 0 for r in results.values())
+        assert report[name]["labelled"] > 0
+    card = json.loads((run / "model_card.json").read_text())
+    assert "frozen_encoder_heads" in card["metrics"]
+    bad = CliRunner().invoke(app, ["probe", str(run), str(root), "--tasks", "compression"])
+    assert "no frozen-encoder head for task 'compression'" in str(bad.exception)  # main() prints it as one line

@@ -205,3 +205,40 @@ def _plot(metrics: dict[str, Any], path: Path) -> None:
         ax.set(title=f"{task}-domain prediction", ylabel="NMSE (dB)")
     axes[0][0].legend()
     fig.savefig(path, dpi=110)
+
+
+def probe(
+    run: Annotated[Path, typer.Argument(help="Run directory of wirelessdata train.")],
+    source: Annotated[str, typer.Argument(help="Shards with labels: a root (paired bands for beam prediction).")],
+    tasks: Annotated[
+        str, typer.Option(help="Comma-separated: los-classification, localisation, beam-prediction.")
+    ] = "los-classification,localisation,beam-prediction",
+    label_fraction: Annotated[float, typer.Option(help="Share of the training split whose labels the heads see.")] = (
+        0.25
+    ),
+    steps: Annotated[int, typer.Option(help="Optimiser steps of each head.")] = 200,
+    snr_db: Annotated[float, typer.Option(help="Noise on the input CSI, dB.")] = 20.0,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the labelled subset, the heads and the control.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    threads: Annotated[int, typer.Option(help="torch threads (0: torch's default).")] = 0,
+) -> None:
+    """Frozen-encoder task heads (LoS F1, localisation MAE, best beam top-1) against a random encoder and baselines."""
+    from wirelessdata.models import load_checkpoint, update_model_card
+    from wirelessdata.models.probing import probe_tasks
+
+    _threads(threads)
+    model = load_checkpoint(run).model
+    sources = {name.strip(): source for name in tasks.split(",") if name.strip()}
+    report = probe_tasks(model, sources, label_fraction=label_fraction, steps=steps, snr_db=snr_db, seed=seed)
+    update_model_card(run, {"frozen_encoder_heads": report})
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+        return
+    table = Table(title=f"frozen-encoder heads, {label_fraction:.0%} of the training labels, SNR {snr_db} dB")
+    for col in ("task", "labelled", "predictor", "metrics", "test samples"):
+        table.add_column(col)
+    for name, res in report.items():
+        for pname, metrics in res["results"].items():
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "samples")
+            table.add_row(name, str(res["labelled"]), pname, shown, str(metrics["samples"]))
+    _console().print(table)
