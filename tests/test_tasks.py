@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from wirelessdata.cli import app, main
-from wirelessdata.errors import ConfigError
+from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
 from wirelessdata.store import create_shard, open_group
 from wirelessdata.synthetic import synthetic_block, synthetic_layout
@@ -354,7 +354,7 @@ def test_view_errors_are_one_line(shards, paired, tmp_path):
         (lambda: get("compression", shards["random"], batch_size=0), "batch_size"),
     ]
     for call, message in cases:
-        with pytest.raises(ConfigError, match=message) as info:
+        with pytest.raises(WirelessDataError, match=message) as info:
             call()
         assert "\n" not in str(info.value)
 

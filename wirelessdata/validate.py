@@ -18,7 +18,7 @@ Every failure is a :class:`Finding` naming the shard, the rule and the variable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from wirelessdata.errors import StoreError
+from wirelessdata.errors import ConfigError, StoreError
 from wirelessdata.schema import Schema, load_schema
 from wirelessdata.store import (
     SHARD_SUFFIX,
@@ -300,3 +300,21 @@ def _check_ragged(report: ShardReport, prefix: str, start: np.ndarray, count: np
             f"{prefix}_start",
             f"{prefix}_start/{prefix}_count give negative, overlapping or out-of-range rows (array has {rows})",
         )
+
+
+def shard_urls(paths: Sequence[str | Path]) -> list[str]:
+    """Shards named by ``paths``: a shard itself, or every ``*.zarr`` shard under a folder (sorted)."""
+    urls: list[str] = []
+    for p in map(str, paths):
+        if "://" in p:
+            urls.append(p)
+            continue
+        if not Path(p).exists():
+            raise StoreError(f"{p}: no such shard or folder; give shards (*.zarr) or a folder holding them")
+        found = find_shards(p)
+        if not found:
+            raise StoreError(f"{p}: no shard (*.zarr group with zarr.json) there; give shards or a folder of shards")
+        urls += found
+    if len(set(urls)) != len(urls):
+        raise ConfigError("a shard is given twice (directly and through its folder?); give each shard once")
+    return urls

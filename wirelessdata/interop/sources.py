@@ -18,6 +18,7 @@ import numpy as np
 from wirelessdata.errors import ConfigError, StoreError
 from wirelessdata.read import ShardReader
 from wirelessdata.store import SHARD_SUFFIX, STATUS_COMPLETE, open_group
+from wirelessdata.validate import shard_urls
 
 SPLITS = ("train", "val", "test")
 BATCH_BYTES = 32 * 2**20
@@ -72,26 +73,6 @@ class ExportPlan:
             for p in parts:
                 seen.setdefault(p.shard.url, p.shard)
         return list(seen.values())
-
-
-def shard_urls(paths: Sequence[str]) -> list[str]:
-    """Shards named by ``paths``: a shard itself, or every ``*.zarr`` shard under a folder (sorted)."""
-    from wirelessdata.validate import find_shards
-
-    urls: list[str] = []
-    for p in paths:
-        if "://" in p:
-            urls.append(p)
-            continue
-        if not Path(p).exists():
-            raise StoreError(f"{p}: no such shard or folder; give shards (*.zarr) or a folder holding them")
-        found = find_shards(p)
-        if not found:
-            raise StoreError(f"{p}: no shard (*.zarr group with zarr.json) there; give shards or a folder of shards")
-        urls += found
-    if len(set(urls)) != len(urls):
-        raise ConfigError("a shard is given twice (directly and through its folder?); give each shard once")
-    return urls
 
 
 def shard_info(url: str, need_csi: bool = False) -> ShardInfo:

@@ -23,7 +23,7 @@ from wirelessdata.mix.manifest import Manifest, load_manifest
 from wirelessdata.mix.spec import val_mask
 from wirelessdata.read import ShardReader
 from wirelessdata.store import open_group
-from wirelessdata.validate import find_shards
+from wirelessdata.validate import find_shards, shard_urls
 
 Source = str | Path | Manifest | Sequence[str | Path]
 
@@ -105,20 +105,7 @@ def shard_info(url: str, indices: np.ndarray | None = None, name: str | None = N
 
 
 def _paths(source: str | Path | Sequence[str | Path]) -> list[str]:
-    items = [source] if isinstance(source, str | Path) else list(source)
-    urls: list[str] = []
-    for item in items:
-        s = str(item)
-        if "://" in s:
-            urls.append(s)
-            continue
-        if not Path(s).exists():
-            raise ConfigError(f"{s}: no such shard, directory or manifest; give a path that exists")
-        found = find_shards(s)
-        if not found:
-            raise ConfigError(f"{s}: no shard (*.zarr) there; generate some with 'wirelessdata generate'")
-        urls += found
-    return urls
+    return shard_urls([source] if isinstance(source, str | Path) else list(source))
 
 
 def resolve(
