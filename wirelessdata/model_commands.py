@@ -209,7 +209,9 @@ def _plot(metrics: dict[str, Any], path: Path) -> None:
 
 def probe(
     run: Annotated[Path, typer.Argument(help="Run directory of wirelessdata train.")],
-    source: Annotated[str, typer.Argument(help="Shards with labels: a root (paired bands for beam prediction).")],
+    source: Annotated[
+        list[str], typer.Argument(help="Labelled shards or folders of them (paired bands for beam prediction).")
+    ],
     tasks: Annotated[
         str, typer.Option(help="Comma-separated: los-classification, localisation, beam-prediction.")
     ] = "los-classification,localisation,beam-prediction",
