@@ -4,7 +4,7 @@
    raw loader (:class:`~wirelessdata.mix.loader.MixtureDataset`, complex CSI, no labels) over the same shards and
    samples with the same batch size; the two alternate, ``--rounds`` times, and the median ratio is printed.
    Three impairment settings: none, AWGN (``snr_db=10``), and all six impairments. Goal >= 0.8. Timings are CPU
-   wall clock of one process (no DataLoader workers).
+   wall clock of one process (no DataLoader workers). Then the bound AWGN sets: drawing the noise alone.
 2. Baselines: the metric of each classical baseline on the test side (25 % of the drops by a sample_id hash) per
    band, at 0, 10 and 20 dB SNR; the fitted baselines (k-NN, LoS threshold) are fitted on the other 75 %, at the
    same SNR. Printed as a Markdown table (docs/tasks.md).
@@ -24,11 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from typer.testing import CliRunner
 
 from wirelessdata.cli import app
 from wirelessdata.mix.loader import MixtureDataset
 from wirelessdata.tasks import TASKS, get, run_baselines
+from wirelessdata.tasks.noise import unit_noise
 from wirelessdata.tasks.view import SPLIT
 
 BATCH = 64
@@ -71,6 +73,25 @@ def throughput(root: str, rounds: int) -> None:
             ratios.append(statistics.median(per_round))
         print(f"{name:22s} " + " ".join(f"{r:8.2f}" for r in ratios) + f"   {statistics.median(raw_rates):8.0f}")
     print("goal >= 0.8")
+    noise_floor(root, statistics.median(raw_rates), rounds)
+
+
+def noise_floor(root: str, raw_rate: float, rounds: int) -> None:
+    """The bound that AWGN puts on a view: drawing one sample's noise (its own seeded generator, as the views
+    do) alone, in samples/s, against the raw loader's samples/s."""
+    view = get("compression", root)
+    shape = view.shards[0].shape
+    seeds = np.arange(BATCH, dtype=np.int64)
+    rates = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        unit_noise(shape, seeds)
+        rates.append(BATCH / (time.perf_counter() - t))
+    r = statistics.median(rates) / raw_rate
+    print(
+        f"AWGN draws alone ({int(np.prod(shape)) * 2} normals per sample): {r:.2f} x the raw loader's samples/s, "
+        f"so a view with AWGN on the whole sample is bounded by 1 / (1 + 1 / {r:.2f}) = {1 / (1 + 1 / r):.2f}"
+    )
 
 
 def table(root: str) -> None:

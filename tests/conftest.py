@@ -1,5 +1,6 @@
 import uuid
 
+import numpy as np
 import pytest
 
 from wirelessdata.store import create_shard
@@ -25,6 +26,20 @@ def write_synthetic(url, commit=True, blocks=None, **layout_kwargs):
     if commit:
         shard.commit({})
     return shard, layout
+
+
+def write_csi(url, csi, block_size=8):
+    """A committed synthetic shard at ``url`` holding ``csi`` (complex ``[n, T, K, Nbs, Nue]``); returns ``url``."""
+    csi = np.asarray(csi, np.complex64)
+    n, t, k, nbs, nue = csi.shape
+    sizes = {"time": t, "subcarrier": k, "bs_ant": nbs, "ue_ant": nue}
+    layout = synthetic_layout(num_samples=n, block_size=block_size, sizes=sizes)
+    shard = create_shard(str(url), layout)
+    for b in range(layout.num_blocks):
+        start, stop = layout.block_range(b)
+        shard.write_block(b, {**synthetic_block(layout, b), "csi": csi[start:stop]})
+    shard.commit({})
+    return str(url)
 
 
 @pytest.fixture

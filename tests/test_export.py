@@ -19,7 +19,7 @@ from wirelessdata.catalog import register_shard
 from wirelessdata.cli import app
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.mix.spec import build_manifest, parse_spec, val_mask
-from wirelessdata.models.wifo import csi_to_input
+from wirelessdata.tasks.layout import csi_to_input
 from wirelessdata.read import ShardReader
 from wirelessdata.stats import shard_stats
 from wirelessdata.store import create_shard

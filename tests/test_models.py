@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import write_csi  # noqa: E402
 from wirelessdata.errors import ConfigError, WirelessDataError  # noqa: E402
 from wirelessdata.models import (  # noqa: E402
     BASELINES,
@@ -27,9 +28,9 @@ from wirelessdata.models import (  # noqa: E402
     update_model_card,
     zoh_predict,
 )
-from wirelessdata.models.evaluate import task_input  # noqa: E402
 from wirelessdata.models.train import CHECKPOINT, MODEL_CARD, lr_factor  # noqa: E402
 from wirelessdata.models.wifo import add_noise, patchify, stf_pos_embed, unpatchify  # noqa: E402
+from wirelessdata.tasks.source import shard_info  # noqa: E402
 
 
 def multipath_csi(batch: int, t: int, k: int, nbs: int, nue: int = 1, paths: int = 3, seed: int = 0):
@@ -244,20 +245,29 @@ def test_train_config_validation(bad):
         TrainConfig(**bad)
 
 
+def shards_of(tmp_path, shapes, batch=4, seed=0):
+    """One shard per (T, K, Nbs) shape of ``batch`` multipath samples: their ``ShardInfo`` (all samples)."""
+    return [
+        shard_info(write_csi(tmp_path / f"s{t}x{k}x{nbs}.zarr", multipath_csi(batch, t, k, nbs, seed=seed + i)))
+        for i, (t, k, nbs) in enumerate(shapes)
+    ]
+
+
 def test_tiny_overfit_drives_nmse_down(tmp_path):
     """Repeating one batch of a 3-path channel: the time-prediction NMSE of the tiny model drops more than 20x."""
     data = batches_of([(8, 16, 8)], batch=2)
+    shard = shard_info(write_csi(tmp_path / "a.zarr", data[0]["csi"]))
     cfg = TrainConfig(steps=200, warmup_steps=10, lr=3e-3, min_lr=1e-4, snr_db=None, masks=("temporal",))
 
     def nmse(model):
-        result = evaluate({"wifo": model_predictor(model)}, {"a": data}, tasks=("time",), snr_db=None)
+        result = evaluate({"wifo": model_predictor(model)}, [shard], tasks=("time",), snr_db=None)
         return result["shards"]["a"]["time"]["wifo"]["nmse"]
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)  # the initial weights of the run
         before = nmse(WiFo(ModelConfig.of_size("tiny")).eval())
-    result = train(data * cfg.steps, cfg, tmp_path, checkpoint_every=1000, device="cpu")
-    after = nmse(load_checkpoint(tmp_path, "cpu").model)
+    result = train(data * cfg.steps, cfg, tmp_path / "run", checkpoint_every=1000, device="cpu")
+    after = nmse(load_checkpoint(tmp_path / "run", "cpu").model)
     assert after < before / 20, (before, after)
     assert result.losses[-1] < result.losses[0] / 20
 
@@ -350,15 +360,17 @@ def test_training_bad_inputs(tmp_path):
 # --- evaluation and baselines ----------------------------------------------------------------------------------
 
 
-def test_zoh_is_exact_on_a_constant_channel():
+def test_zoh_is_exact_on_a_constant_channel(tmp_path):
     csi = torch.complex(torch.randn(3, 1, 16, 8, 1), torch.randn(3, 1, 16, 8, 1)).expand(3, 12, 16, 8, 1)
     x = csi_to_input(csi.contiguous())
-    inp, _, n_known = task_input(x, "time")
-    assert n_known == 6
-    assert torch.equal(zoh_predict(inp, "time", n_known)[:, :, 6:], inp[:, :, 5:6].expand(3, 2, 6, 8, 16))
-    result = evaluate(BASELINES, {"const": [{"csi": csi.contiguous()}]}, tasks=("time",), snr_db=None)
+    inp = x.clone()
+    inp[:, :, 6:] = 0
+    assert torch.equal(zoh_predict(inp, "time", 6)[:, :, 6:], inp[:, :, 5:6].expand(3, 2, 6, 8, 16))
+    shard = shard_info(write_csi(tmp_path / "const.zarr", csi))
+    result = evaluate(BASELINES, [shard], tasks=("time",), snr_db=None)
     assert result["shards"]["const"]["time"]["zoh"]["nmse"] < 1e-12
     assert result["shards"]["const"]["time"]["ar"]["nmse"] < 1e-10
+    assert result["definitions"]["const"]["time"]["params"] == {"history": 6, "horizon": 6}
 
 
 def test_ar_predicts_complex_exponentials_exactly():
@@ -370,34 +382,45 @@ def test_ar_predicts_complex_exponentials_exactly():
     assert torch.allclose(ar_extrapolate(two[..., :12], 12, order=2), two[..., 12:], atol=1e-8)
 
 
-def test_ar_predictor_on_multipath_channels_in_time_and_frequency():
-    csi = multipath_csi(2, 16, 32, 4, paths=2)  # two paths: order 2 is exact along either axis
-    result = evaluate({"ar": ARPredictor(order=2), "zoh": zoh_predict}, {"mp": [{"csi": csi}]}, snr_db=None)
+def test_ar_predictor_on_multipath_channels_in_time_and_frequency(tmp_path):
+    shard = shard_info(write_csi(tmp_path / "mp.zarr", multipath_csi(2, 16, 32, 4, paths=2)))  # order 2 is exact
+    result = evaluate({"ar": ARPredictor(order=2), "zoh": zoh_predict}, [shard], snr_db=None)
     for task in ("time", "frequency"):
         scores = result["shards"]["mp"][task]
         assert scores["ar"]["nmse"] < 1e-8 and scores["ar"]["nmse_db"] < -80
         assert scores["zoh"]["nmse"] > 1e-3
 
 
-def test_evaluate_model_and_baselines_per_shard():
+def test_evaluate_model_and_baselines_per_shard(tmp_path):
     model = WiFo(ModelConfig.of_size("tiny")).eval()
-    shards = {"a": batches_of([(16, 32, 8)]), "b": batches_of([(8, 16, 4)], batch=3)}
+    a, b = shards_of(tmp_path, [(16, 32, 8)]) + shards_of(tmp_path, [(8, 16, 4)], batch=3, seed=5)
     result = evaluate(
-        {"wifo": model_predictor(model), **BASELINES}, shards, per_shard={"b": {"full-shot": model_predictor(model)}}
+        {"wifo": model_predictor(model), **BASELINES}, [a, b], per_shard={b.name: {"full-shot": model_predictor(model)}}
     )
-    assert result["shards"]["a"]["samples"] == 4 and result["shards"]["b"]["samples"] == 3
-    assert set(result["shards"]["a"]["time"]) == {"wifo", "zoh", "ar"}
-    assert set(result["shards"]["b"]["frequency"]) == {"wifo", "zoh", "ar", "full-shot"}
-    assert result["shards"]["b"]["time"]["wifo"] == result["shards"]["b"]["time"]["full-shot"]
-    score = result["shards"]["a"]["time"]["wifo"]
+    ra, rb = result["shards"][a.name], result["shards"][b.name]
+    assert ra["samples"] == 4 and rb["samples"] == 3
+    assert set(ra["time"]) == {"wifo", "zoh", "ar"}
+    assert set(rb["frequency"]) == {"wifo", "zoh", "ar", "full-shot"}
+    assert rb["time"]["wifo"] == rb["time"]["full-shot"]
+    score = ra["time"]["wifo"]
     assert score["nmse_db"] == pytest.approx(10 * math.log10(score["nmse"]))
-    again = evaluate({"wifo": model_predictor(model)}, {"a": batches_of([(16, 32, 8)])})
-    assert again["shards"]["a"]["time"]["wifo"] == score  # seeded noise: reproducible
+    definition = result["definitions"][a.name]["frequency"]
+    assert definition["task"] == "frequency-prediction" and definition["params"] == {"known": 16, "target": 16}
+    assert definition["impairments"]["snr_db"] == 20.0 and definition["source"]["samples"] == 4
+    again = evaluate({"wifo": model_predictor(model)}, [a])
+    assert again["shards"][a.name]["time"]["wifo"] == score  # seeded noise: reproducible
+    other = evaluate({"wifo": model_predictor(model)}, [a], seed=1)
+    assert other["shards"][a.name]["time"]["wifo"] != score  # another seed draws other noise
+    half = evaluate({"wifo": model_predictor(model)}, [shard_info(a.url, [0, 1], a.name)])
+    assert half["shards"][a.name]["samples"] == 2
 
 
-def test_evaluate_bad_inputs():
+def test_evaluate_bad_inputs(tmp_path):
     model = WiFo(ModelConfig.of_size("tiny")).eval()
-    with pytest.raises(WirelessDataError, match="shard odd: the time task gives 10"):
-        evaluate({"wifo": model_predictor(model)}, {"odd": batches_of([(20, 16, 4)])})
-    with pytest.raises(WirelessDataError, match="shard none: no evaluation samples"):
-        evaluate(BASELINES, {"none": []})
+    (odd,) = shards_of(tmp_path, [(20, 16, 4)])
+    with pytest.raises(WirelessDataError, match=f"shard {odd.name}: the time task gives 10"):
+        evaluate({"wifo": model_predictor(model)}, [odd])
+    with pytest.raises(WirelessDataError, match=f"shard {odd.name}: no evaluation samples"):
+        evaluate(BASELINES, [shard_info(odd.url, [], odd.name)])
+    with pytest.raises(ConfigError, match="unknown task"):
+        evaluate(BASELINES, [odd], tasks=("space",))

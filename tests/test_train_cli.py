@@ -75,6 +75,10 @@ def test_train_resume_and_evaluate(manifest, tmp_path):
     for task in ("time", "frequency"):
         assert set(shard[task]) == {"wifo", "zoh", "ar", "full-shot"}
         assert all(v["nmse"] > 0 for v in shard[task].values())
+        definition = metrics["definitions"]["umi-sub6"][task]  # read through the task views
+        assert definition["task"] == f"{task}-prediction" and definition["impairments"]["snr_db"] == 20.0
+        assert definition["source"]["samples"] == shard["samples"]
+        assert len(definition["source"]["shards"][0]["checksum"]) == 64  # the shard checksum (sha256 hex)
     assert (tmp_path / "f.png").stat().st_size > 1000
     card = json.loads((run / "model_card.json").read_text())
     assert card["metrics"]["evaluation"]["shards"]["umi-sub6"]["samples"] == shard["samples"]

@@ -133,26 +133,35 @@ def evaluate(
     )
     from wirelessdata.models import evaluate as evaluate_models
     from wirelessdata.read import ShardReader
+    from wirelessdata.tasks.source import shard_info
 
     _threads(threads)
     m = load_manifest(manifest)
     m.verify()
     ckpt = load_checkpoint(run)
-    test, per_shard = {}, {}
+    chosen: dict[int, list[np.ndarray]] = {}
     for source in m.split(split):
         for sel in source.selections:
-            shard = m.shards[sel.shard]
-            ids = ShardReader(shard.url, ("sample_id",)).read(sel.indices)["sample_id"]
-            held = val_mask(ids, eval_fraction, m.seed)
-            test[shard.name] = _shard_batches(shard.url, sel.indices[held], batch_size, shard.name)
-            if full_shot_steps > 0:
-                train_batches = _shard_batches(shard.url, sel.indices[~held], batch_size, shard.name)
-                cfg = TrainConfig.from_dict({**ckpt.config.to_dict(), "steps": full_shot_steps})
-                out = run / "full-shot" / shard.name
-                fs = train_full_shot(itertools.cycle(train_batches), cfg, out, resume=(out / "checkpoint.pt").exists())
-                per_shard[shard.name] = {"full-shot": model_predictor(fs)}
+            chosen.setdefault(sel.shard, []).append(sel.indices)
+    test, per_shard = [], {}
+    for index, parts in chosen.items():
+        shard, indices = m.shards[index], np.unique(np.concatenate(parts))
+        ids = ShardReader(shard.url, ("sample_id",)).read(indices)["sample_id"]
+        held = val_mask(ids, eval_fraction, m.seed)
+        test.append(shard_info(shard.url, indices[held], shard.name))
+        if full_shot_steps > 0:
+            train_batches = _shard_batches(shard.url, indices[~held], batch_size, shard.name)
+            cfg = TrainConfig.from_dict({**ckpt.config.to_dict(), "steps": full_shot_steps})
+            out = run / "full-shot" / shard.name
+            fs = train_full_shot(itertools.cycle(train_batches), cfg, out, resume=(out / "checkpoint.pt").exists())
+            per_shard[shard.name] = {"full-shot": model_predictor(fs)}
     metrics = evaluate_models(
-        {"wifo": model_predictor(ckpt.model), **BASELINES}, test, per_shard=per_shard, snr_db=snr_db
+        {"wifo": model_predictor(ckpt.model), **BASELINES},
+        test,
+        per_shard=per_shard,
+        snr_db=snr_db,
+        seed=m.seed,
+        batch_size=batch_size,
     )
     metrics |= {
         "split": split,

@@ -21,7 +21,7 @@ def model_layout(csi: np.ndarray) -> np.ndarray:
     """Complex CSI ``[b, T, K, Nbs, Nue]`` → float32 ``[b, 2, T, N, K]``, ``N = Nbs * Nue`` (one-line error on NaN)."""
     import torch
 
-    from wirelessdata.models.wifo import csi_to_input
+    from wirelessdata.tasks.layout import csi_to_input
 
     return csi_to_input(torch.from_numpy(np.ascontiguousarray(csi))).numpy()
 

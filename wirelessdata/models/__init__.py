@@ -3,8 +3,8 @@
 Needs PyTorch (extra ``train``). See docs/model.md.
 """
 
-from wirelessdata.models.baselines import BASELINES, ARPredictor, ar_extrapolate, train_full_shot, zoh_predict
-from wirelessdata.models.evaluate import TASKS, Predictor, evaluate, evaluate_shard, model_predictor
+from wirelessdata.models.baselines import BASELINES, train_full_shot
+from wirelessdata.models.evaluate import evaluate, model_predictor, prediction_task
 from wirelessdata.models.masking import MASK_KINDS, TokenMask, make_mask
 from wirelessdata.models.train import (
     Checkpoint,
@@ -16,6 +16,7 @@ from wirelessdata.models.train import (
     update_model_card,
 )
 from wirelessdata.models.wifo import MODEL_SIZES, ModelConfig, WiFo, csi_to_input, normalise
+from wirelessdata.tasks.extrapolation import TASKS, ARPredictor, Predictor, ar_extrapolate, zoh_predict
 
 __all__ = [
     "BASELINES",
@@ -34,11 +35,11 @@ __all__ = [
     "ar_extrapolate",
     "csi_to_input",
     "evaluate",
-    "evaluate_shard",
     "load_checkpoint",
     "make_mask",
     "model_predictor",
     "normalise",
+    "prediction_task",
     "train",
     "train_full_shot",
     "update_model_card",

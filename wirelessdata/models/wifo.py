@@ -1,11 +1,12 @@
 """WiFo-style masked autoencoder over space-time-frequency CSI, and the tensors it consumes.
 
 Input layout: real/imaginary channels over (time, antenna, subcarrier), ``x`` of shape ``[B, 2, T, N, K]``
-float32 with ``N = Nbs * Nue`` (``csi_to_input``). Tokens are non-overlapping 3D patches of size
-``patch = (pt, pn, pk)`` in row-major (time, antenna, subcarrier) order: token ``(t, n, k)`` has index
-``(t * N' + n) * K' + k`` on the patch grid ``(T', N', K') = (T / pt, N / pn, K / pk)``. A shape that the
-patch does not divide is refused with a one-line error (no padding: the prediction tasks cut at patch
-boundaries, so padding would shift the "first half" away from half of the real snapshots).
+float32 with ``N = Nbs * Nue`` (``csi_to_input`` and ``normalise``, from :mod:`wirelessdata.tasks.layout`).
+Tokens are non-overlapping 3D patches of size ``patch = (pt, pn, pk)`` in row-major (time, antenna,
+subcarrier) order: token ``(t, n, k)`` has index ``(t * N' + n) * K' + k`` on the patch grid
+``(T', N', K') = (T / pt, N / pn, K / pk)``. A shape that the patch does not divide is refused with a
+one-line error (no padding: the prediction tasks cut at patch boundaries, so padding would shift the "first
+half" away from half of the real snapshots).
 
 Pipeline: Conv3d patch embedding (kernel = stride = patch) + STF-PE → encoder over the visible tokens →
 linear projection to the decoder width, mask tokens at the hidden positions + STF-PE → decoder → linear head
@@ -23,7 +24,22 @@ from torch import Tensor, nn
 
 from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.models.masking import TokenMask
+from wirelessdata.tasks.layout import csi_to_input, normalise
 from wirelessdata.tasks.noise import noise_std
+
+__all__ = [
+    "MODEL_SIZES",
+    "ModelConfig",
+    "WiFo",
+    "add_noise",
+    "csi_to_input",
+    "masked_mse",
+    "normalise",
+    "patch_grid",
+    "patchify",
+    "stf_pos_embed",
+    "unpatchify",
+]
 
 Patch = tuple[int, int, int]
 Grid = tuple[int, int, int]
@@ -50,34 +66,6 @@ class ModelConfig:
         if size not in MODEL_SIZES:
             raise ConfigError(f"unknown model size {size!r}; choose one of {', '.join(MODEL_SIZES)}")
         return cls(embed_dim=MODEL_SIZES[size], decoder_dim=MODEL_SIZES[size], patch=patch)
-
-
-def csi_to_input(csi: Tensor) -> Tensor:
-    """Complex CSI ``[B, T, K, Nbs, Nue]`` → real model layout ``[B, 2, T, N, K]`` float32, ``N = Nbs * Nue``.
-
-    Antenna ``n = bs * Nue + ue``. No scaling here: see ``normalise``.
-    """
-    if not torch.is_tensor(csi) or not csi.is_complex() or csi.dim() != 5:
-        got = f"{csi.dtype} of shape {tuple(csi.shape)}" if torch.is_tensor(csi) else type(csi).__name__
-        raise WirelessDataError(f"csi must be a complex tensor [sample, time, subcarrier, bs_ant, ue_ant], got {got}")
-    if not torch.isfinite(torch.view_as_real(csi)).all():
-        raise WirelessDataError("csi holds NaN or infinite values; validate the shard (wirelessdata validate)")
-    b, t, k, nbs, nue = csi.shape
-    x = torch.view_as_real(csi.to(torch.complex64).reshape(b, t, k, nbs * nue))  # [B, T, K, N, 2]
-    return x.permute(0, 4, 1, 3, 2).contiguous()
-
-
-def normalise(x: Tensor, ref: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """Per-sample normalisation: ``x / s`` with ``s`` the RMS complex amplitude of ``ref`` (default ``x``).
-
-    :param x: ``[B, 2, ...]`` real/imaginary channels.
-    :param ref: ``[B, 2, ...]`` the part the scale is measured on (the known part in evaluation).
-    :returns: ``(x / s, s)`` with ``s`` of shape ``[B, 1, 1, 1, 1]``; a normalised sample has mean ``|h|^2 = 1``.
-    """
-    ref = x if ref is None else ref
-    power = ref.square().flatten(1).mean(1) * 2  # mean |h|^2 = mean(re^2 + im^2)
-    scale = power.sqrt().clamp_min(torch.finfo(x.dtype).tiny).view(-1, *([1] * (x.dim() - 1)))
-    return x / scale, scale
 
 
 def add_noise(x: Tensor, snr_db: float | None, generator: torch.Generator | None = None) -> Tensor:

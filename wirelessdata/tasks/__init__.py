@@ -15,6 +15,7 @@ _API = {
     "TaskView": "view",
     "Impairments": "impairments",
     "score": "evaluation",
+    "score_many": "evaluation",
     "run_baselines": "evaluation",
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,24 @@ from wirelessdata.tasks.view import Meta, TaskView
 
 def score(view: TaskView, predict: Callable[[Tensor, Meta], Any]) -> dict[str, float]:
     """The task's metric(s) of ``predict(input, meta)`` over one pass of ``view``, plus ``samples``."""
-    parts: dict[str, list[np.ndarray]] = {}
+    return score_many(view, {"": predict})[""]
+
+
+def score_many(view: TaskView, predictors: Mapping[str, Callable[[Tensor, Meta], Any]]) -> dict[str, dict[str, float]]:
+    """:func:`score` of every predictor on the same single pass of ``view`` (each batch read and impaired once,
+    every predictor seeing the same inputs): ``{name: {metric: value, "samples": n}}``."""
+    parts: dict[str, dict[str, list[np.ndarray]]] = {name: {} for name in predictors}
     for inp, target, meta in view.batches():
-        for key, value in view.task.sample_scores(predict(inp, meta), target).items():
-            parts.setdefault(key, []).append(np.asarray(value))
-    if not parts:
-        raise ConfigError(f"task {view.task.name}: the view has no samples to score")
-    scores = {k: np.concatenate(v) for k, v in parts.items()}
-    return view.task.summarise(scores) | {"samples": int(len(next(iter(scores.values()))))}
+        for name, predict in predictors.items():
+            for key, value in view.task.sample_scores(predict(inp, meta), target).items():
+                parts[name].setdefault(key, []).append(np.asarray(value))
+    out = {}
+    for name, named in parts.items():
+        if not named:
+            raise ConfigError(f"task {view.task.name}: the view has no samples to score")
+        scores = {k: np.concatenate(v) for k, v in named.items()}
+        out[name] = view.task.summarise(scores) | {"samples": int(len(next(iter(scores.values()))))}
+    return out
 
 
 def run_baselines(

@@ -6,7 +6,8 @@
   clean subcarriers ``known .. known+target-1`` ``[B, T, target, Nbs, Nue]`` (extrapolation to the band above).
 
 Metric NMSE (dB) over the target part (:func:`wirelessdata.tasks.metrics.nmse`). Baselines: the zero-order hold
-and the AR (linear-prediction) extrapolator of :mod:`wirelessdata.models.baselines`, run in the model layout.
+and the AR (linear-prediction) extrapolator of :mod:`wirelessdata.tasks.extrapolation`, run in the model layout by
+:class:`AxisPredictor` (which ``wirelessdata evaluate`` also uses for the WiFo model).
 """
 
 from __future__ import annotations
@@ -16,22 +17,19 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from wirelessdata.models.baselines import ARPredictor, zoh_predict
-from wirelessdata.models.evaluate import Predictor
-from wirelessdata.models.wifo import csi_to_input
 from wirelessdata.tasks.base import Baseline, NmseTask, Param, TaskBatch, need, positive
+from wirelessdata.tasks.extrapolation import TASK_AXIS, ARPredictor, Predictor, zoh_predict
 from wirelessdata.tasks.impairments import Region
+from wirelessdata.tasks.layout import csi_to_input, input_to_csi, normalise
 from wirelessdata.tasks.source import ShardInfo
 
 
-def input_to_csi(x: Tensor, num_bs: int, num_ue: int) -> Tensor:
-    """Model layout ``[B, 2, T, N, K]`` -> complex ``[B, T, K, Nbs, Nue]`` (inverse of ``csi_to_input``)."""
-    b, _, t, _, k = x.shape
-    return torch.view_as_complex(x.permute(0, 2, 4, 3, 1).contiguous()).reshape(b, t, k, num_bs, num_ue)
+class AxisPredictor(Baseline):
+    """A predictor of the model layout (``zoh``, ``ar``, a WiFo model: ``extrapolation.Predictor``) on a view.
 
-
-class ModelLayoutBaseline(Baseline):
-    """A ``models.evaluate`` predictor (``zoh``, ``ar``) on the task's given part, unknown part zero-filled."""
+    The given part ``inp`` is zero-padded to the full length along the task axis, normalised per sample by its
+    RMS amplitude (``models.wifo.normalise``), predicted, and the unknown part scaled back.
+    """
 
     def __init__(self, predictor: Predictor, task: str) -> None:
         self.predictor, self.task = predictor, task
@@ -43,7 +41,9 @@ class ModelLayoutBaseline(Baseline):
         shape[axis] = n_known + n_unknown
         full = torch.zeros(shape, dtype=torch.complex64)
         full.narrow(axis, 0, n_known).copy_(inp)
-        out = self.predictor(csi_to_input(full), self.task, n_known)
+        x = csi_to_input(full)
+        _, scale = normalise(x.narrow(TASK_AXIS[self.task], 0, n_known))
+        out = self.predictor(x / scale, self.task, n_known) * scale
         pred = input_to_csi(out, inp.shape[3], inp.shape[4])
         return pred.narrow(axis, n_known, n_unknown)
 
@@ -70,8 +70,8 @@ class _AxisPrediction(NmseTask):
 
     def baselines(self) -> dict[str, Baseline]:
         return {
-            "zoh": ModelLayoutBaseline(zoh_predict, self.model_task),
-            "ar": ModelLayoutBaseline(ARPredictor(order=4), self.model_task),
+            "zoh": AxisPredictor(zoh_predict, self.model_task),
+            "ar": AxisPredictor(ARPredictor(order=4), self.model_task),
         }
 
 

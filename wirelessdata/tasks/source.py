@@ -1,7 +1,8 @@
 """Where a task view reads from: shard paths or a mixture manifest, resolved to shards and sample selections.
 
 A source is a shard path, a directory of shards, a manifest JSON path, a :class:`~wirelessdata.mix.manifest.Manifest`,
-or a list of shard paths. ``split`` picks the samples:
+a list of shard paths, or a list of :class:`ShardInfo` (shards with their samples already chosen, e.g. by
+``shard_info(url, indices)``; split ``all`` only). ``split`` picks the samples:
 
 - shards: ``all``; ``train`` / ``test``: the two sides of a hash of ``(seed, sample_id)`` with ``test_fraction``
   on the test side (:func:`wirelessdata.mix.spec.val_mask`; paired bands of one drop land on the same side);
@@ -10,6 +11,7 @@ or a list of shard paths. ``split`` picks the samples:
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from wirelessdata.read import ShardReader
 from wirelessdata.store import open_group
 from wirelessdata.validate import find_shards, shard_urls
 
-Source = str | Path | Manifest | Sequence[str | Path]
+Source = str | Path | Manifest | Sequence[str | Path] | Sequence["ShardInfo"]
 
 
 @dataclass
@@ -114,7 +116,12 @@ def resolve(
     """The shards of ``source`` with the samples of ``split`` (module doc), and a description of the source."""
     if isinstance(source, str | Path) and str(source).endswith(".json"):
         source = load_manifest(source)
-    if isinstance(source, Manifest):
+    if not isinstance(source, str | Path | Manifest) and source and all(isinstance(s, ShardInfo) for s in source):
+        if split != "all":
+            raise ConfigError(f"split {split!r} of chosen samples: use all (the samples are chosen already)")
+        shards = [dataclasses.replace(s, indices=np.asarray(s.indices, np.int64)) for s in source]
+        desc: dict[str, Any] = {"kind": "samples", "split": split}
+    elif isinstance(source, Manifest):
         source.verify()
         names = list(source.splits) if split == "all" else [split]
         chosen: dict[int, list[np.ndarray]] = {}
