@@ -28,7 +28,7 @@ from wirelessdata.errors import WirelessDataError
 from wirelessdata.lock import shard_locks
 from wirelessdata.plan import DropSetPlan
 from wirelessdata.stats import shard_stats
-from wirelessdata.store import STATUS_COMPLETE, Shard, create_shard, open_shard
+from wirelessdata.store import STATUS_COMPLETE, Shard, create_shard, open_group, open_shard
 from wirelessdata.validate import ShardReport, validate_shard
 
 if TYPE_CHECKING:
@@ -213,24 +213,40 @@ def _run_locked(
             on_block(plan, block)
     if failed:
         raise _block_error(plan, pending, failed, attempts=1 if client is None else TASK_RETRIES + 1)
-    results = []
+    # the statistics and validation passes of the bands run side by side on the cluster (in turn without one);
+    # the commits and the catalog stay in this process
+    open_bands = [band for band, shard in shards.items() if shard.status != STATUS_COMPLETE]
+    stats = dict(zip(open_bands, _map(client, url_stats, [plan.shards[b].url for b in open_bands]), strict=True))
+    checksums = {}
     for band, shard in shards.items():
-        done = shard.status == STATUS_COMPLETE
-        checksum = shard.group.attrs["checksum"] if done else shard.commit(shard_stats(shard.group))
+        checksums[band] = shard.commit(stats[band]) if band in stats else shard.group.attrs["checksum"]
         if "://" not in plan.root:  # the catalog lives in a local dataset root
             register_shard(plan.root, plan.shards[band].url)
-        results.append(
-            ShardResult(
-                url=plan.shards[band].url,
-                band=band,
-                num_samples=shard.num_samples,
-                blocks_written=written[band],
-                blocks_skipped=plan.num_blocks - written[band],
-                checksum=str(checksum),
-                report=validate_shard(plan.shards[band].url),
-            )
+    reports = _map(client, validate_shard, [plan.shards[band].url for band in shards])
+    return [
+        ShardResult(
+            url=plan.shards[band].url,
+            band=band,
+            num_samples=shard.num_samples,
+            blocks_written=written[band],
+            blocks_skipped=plan.num_blocks - written[band],
+            checksum=str(checksums[band]),
+            report=report,
         )
-    return results
+        for (band, shard), report in zip(shards.items(), reports, strict=True)
+    ]
+
+
+def url_stats(url: str) -> dict:
+    """The statistics of the written shard at ``url`` (:func:`~wirelessdata.stats.shard_stats`)."""
+    return shard_stats(open_group(url))
+
+
+def _map(client: Client | None, fn: Callable, args: Sequence) -> list:
+    """``[fn(a) for a in args]``, as Dask tasks when there is a client."""
+    if client is None or len(args) < 2:
+        return [fn(a) for a in args]
+    return client.gather(client.map(fn, args, pure=False))
 
 
 def _block_error(
