@@ -203,7 +203,13 @@ def test_erasure_zeroes_whole_snapshots_at_the_rate():
 def test_impairments_are_seeded_per_sample_not_per_batch():
     imp = Impairments(snr_db="0:20", cfo_hz=(-30, 30), phase_noise_deg=1.0, erase_prob=0.2, quant_bits=6)
     csi = _csi(n=10)
+    clean = csi.clone()
     full, _ = _apply(imp, csi)
+    assert torch.equal(csi, clean)  # the clean CSI (the targets) is never written
+    region = (slice(0, 3), slice(None))
+    assert torch.equal(_apply(Impairments(), csi, region=region)[0], csi[:, :3])  # nothing on: the region itself
+    _apply(imp, csi, region=region)
+    assert torch.equal(csi, clean)
     part, _ = _apply(imp, csi[[7, 2, 5]], ids=np.array([7, 2, 5], np.uint64))
     assert torch.equal(part, full[[7, 2, 5]])
     other, _ = _apply(imp, csi, seed=1)

@@ -175,11 +175,12 @@ def apply(
     :param time_s: ``[T]`` snapshot times, s; ``subcarrier_hz``: ``[K]`` subcarrier offsets, Hz.
     :param region: (snapshot slice, subcarrier slice) that is observed, e.g. a pilot grid; the noise power still
         refers to the whole sample's mean power, and the phase processes run over all snapshots.
-    :returns: ``(observed [B, T', K', Nbs, Nue] contiguous, draws)``; ``draws`` as :func:`draw` plus ``erased``
-        ``[B, T']`` bool, empty when no impairment is on (then nothing is drawn).
+    :returns: ``(observed [B, T', K', Nbs, Nue], draws)``; ``draws`` as :func:`draw` plus ``erased`` ``[B, T']``
+        bool, empty when no impairment is on (then nothing is drawn, and ``observed`` is a view of ``csi``, not a
+        copy: treat it as read-only). No step writes into ``csi``.
     """
     t_sel, k_sel = region
-    out = csi[:, t_sel, k_sel].contiguous()
+    out = csi[:, t_sel, k_sel]
     if not imp.active:
         return out, {}
     draws = draw(imp, sample_ids, csi.shape[1], seed, shard_key)
