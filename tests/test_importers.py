@@ -269,6 +269,15 @@ def test_interrupted_import_resumes_and_matches_a_straight_one(sources, tmp_path
     assert (again.blocks_written, again.checksum) == (0, straight.checksum)
 
 
+def test_a_shard_being_written_is_locked(sources, tmp_path):
+    from wirelessdata.lock import shard_locks
+
+    first = import_deepsense(sources["scenario31"], str(tmp_path))
+    with shard_locks([first.url]), pytest.raises(WirelessDataError, match=r"locked by PID \d+ on .*; wait for it"):
+        import_deepsense(sources["scenario31"], str(tmp_path))  # as while another import writes it
+    assert import_deepsense(sources["scenario31"], str(tmp_path)).checksum == first.checksum  # released
+
+
 def test_other_options_need_overwrite(sources, tmp_path):
     root = str(tmp_path / "root")
     import_deepmimo(sources["city_3p5"], root, config=ChannelConfig(num_subcarriers=8))

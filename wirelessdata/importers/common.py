@@ -18,6 +18,7 @@ import numpy as np
 
 from wirelessdata.catalog import register_shard
 from wirelessdata.errors import WirelessDataError
+from wirelessdata.lock import shard_locks
 from wirelessdata.schema import load_schema
 from wirelessdata.stats import shard_stats
 from wirelessdata.store import STATUS_COMPLETE, ShardLayout, create_shard, recipe_hash
@@ -145,24 +146,25 @@ def write_shard(
         does not hold (optional ones absent from the layout or the schema) are left out here.
     :returns: ``(blocks written, shard checksum, validation report)``.
     """
-    shard = create_shard(url, layout, overwrite=overwrite)
-    names = {v.name for v in layout.variables(shard.schema)}
-    pending = shard.pending_blocks()
-    done = layout.num_blocks - len(pending)
-    if progress is not None:
-        progress("write", done, layout.num_blocks)
-    # the next block is read while this one is written (decoders and zarr's codecs release the GIL)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        ahead = pool.submit(make_block, pending[0]) if pending else None
-        for i, block in enumerate(pending):
-            assert ahead is not None
-            data = ahead.result()
-            ahead = pool.submit(make_block, pending[i + 1]) if i + 1 < len(pending) else None
-            shard.write_block(block, {k: v for k, v in data.items() if k in names})
-            if progress is not None:
-                progress("write", done + i + 1, layout.num_blocks)
-    complete = shard.status == STATUS_COMPLETE
-    checksum = str(shard.group.attrs["checksum"]) if complete else shard.commit(shard_stats(shard.group))
-    if "://" not in root:  # the catalog lives in a local dataset root
-        register_shard(root, url)
-    return len(pending), checksum, validate_shard(url)
+    with shard_locks([url]):  # a second import (or generate) of this shard gets a one-line "locked by" error
+        shard = create_shard(url, layout, overwrite=overwrite)
+        names = {v.name for v in layout.variables(shard.schema)}
+        pending = shard.pending_blocks()
+        done = layout.num_blocks - len(pending)
+        if progress is not None:
+            progress("write", done, layout.num_blocks)
+        # the next block is read while this one is written (decoders and zarr's codecs release the GIL)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(make_block, pending[0]) if pending else None
+            for i, block in enumerate(pending):
+                assert ahead is not None
+                data = ahead.result()
+                ahead = pool.submit(make_block, pending[i + 1]) if i + 1 < len(pending) else None
+                shard.write_block(block, {k: v for k, v in data.items() if k in names})
+                if progress is not None:
+                    progress("write", done + i + 1, layout.num_blocks)
+        complete = shard.status == STATUS_COMPLETE
+        checksum = str(shard.group.attrs["checksum"]) if complete else shard.commit(shard_stats(shard.group))
+        if "://" not in root:  # the catalog lives in a local dataset root
+            register_shard(root, url)
+        return len(pending), checksum, validate_shard(url)
