@@ -19,11 +19,11 @@ from wirelessdata.catalog import register_shard
 from wirelessdata.cli import app
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.mix.spec import build_manifest, parse_spec, val_mask
-from wirelessdata.tasks.layout import csi_to_input
 from wirelessdata.read import ShardReader
 from wirelessdata.stats import shard_stats
 from wirelessdata.store import create_shard
 from wirelessdata.synthetic import synthetic_block, synthetic_layout
+from wirelessdata.tasks.layout import csi_to_input
 
 runner = CliRunner()
 SIZES = {"time": 4, "subcarrier": 8, "bs_ant": 2, "ue_ant": 2}  # N_ant = 4: WiFo's multiples of 4

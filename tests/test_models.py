@@ -24,6 +24,7 @@ from wirelessdata.models import (  # noqa: E402
     make_mask,
     model_predictor,
     normalise,
+    reconstruction_losses,
     train,
     update_model_card,
     zoh_predict,
@@ -413,6 +414,20 @@ def test_evaluate_model_and_baselines_per_shard(tmp_path):
     assert other["shards"][a.name]["time"]["wifo"] != score  # another seed draws other noise
     half = evaluate({"wifo": model_predictor(model)}, [shard_info(a.url, [0, 1], a.name)])
     assert half["shards"][a.name]["samples"] == 2
+
+
+def test_reconstruction_losses_compare_with_the_all_zero_prediction(tmp_path):
+    (a,) = shards_of(tmp_path, [(8, 16, 8)], batch=6)
+    model = WiFo(ModelConfig.of_size("tiny")).eval()
+    torch.nn.init.zeros_(model.head.weight)
+    torch.nn.init.zeros_(model.head.bias)  # predicts zeros everywhere: exactly the reference
+    losses = reconstruction_losses(model, [a], snr_db=None, batch_size=4)[a.name]
+    assert set(losses) == {"random", "temporal", "frequency"}
+    for v in losses.values():
+        assert v["model"] == pytest.approx(v["zeros"], rel=1e-6)
+        assert v["zeros"] == pytest.approx(0.5, rel=0.3)  # unit-power samples: 0.5 per real component
+    trained = reconstruction_losses(WiFo(ModelConfig.of_size("tiny")).eval(), [a], snr_db=None, batch_size=4)[a.name]
+    assert trained["random"]["zeros"] == losses["random"]["zeros"]  # same seed: same masks
 
 
 def test_evaluate_bad_inputs(tmp_path):

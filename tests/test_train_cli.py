@@ -79,6 +79,9 @@ def test_train_resume_and_evaluate(manifest, tmp_path):
         assert definition["task"] == f"{task}-prediction" and definition["impairments"]["snr_db"] == 20.0
         assert definition["source"]["samples"] == shard["samples"]
         assert len(definition["source"]["shards"][0]["checksum"]) == 64  # the shard checksum (sha256 hex)
+    losses = metrics["reconstruction"]["umi-sub6"]
+    assert set(losses) == {"random", "temporal", "frequency"}
+    assert all(v["model"] > 0 and 0 < v["zeros"] < 1 for v in losses.values())
     assert (tmp_path / "f.png").stat().st_size > 1000
     card = json.loads((run / "model_card.json").read_text())
     assert card["metrics"]["evaluation"]["shards"]["umi-sub6"]["samples"] == shard["samples"]

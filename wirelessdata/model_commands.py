@@ -128,6 +128,7 @@ def evaluate(
         TrainConfig,
         load_checkpoint,
         model_predictor,
+        reconstruction_losses,
         train_full_shot,
         update_model_card,
     )
@@ -163,6 +164,9 @@ def evaluate(
         seed=m.seed,
         batch_size=batch_size,
     )
+    metrics["reconstruction"] = reconstruction_losses(
+        ckpt.model, test, snr_db=snr_db, seed=m.seed, batch_size=batch_size
+    )
     metrics |= {
         "split": split,
         "manifest": str(manifest),
@@ -174,6 +178,7 @@ def evaluate(
         typer.echo(json.dumps(metrics, indent=2))
     else:
         _console().print(_table(metrics))
+        _console().print(_reconstruction_table(metrics["reconstruction"]))
     if figure is not None:
         _plot(metrics, figure)
 
@@ -193,6 +198,16 @@ def _table(metrics: dict[str, Any]) -> Table:
                 for n in names
             ]
             table.add_row(shard, str(res["samples"]), task, *cells)
+    return table
+
+
+def _reconstruction_table(losses: dict[str, Any]) -> Table:
+    table = Table(title="masked loss on the evaluated samples: model / all-zero prediction (equal: nothing learned)")
+    masks = sorted({k for per in losses.values() for k in per})
+    for col in ("shard", *masks):
+        table.add_column(col)
+    for shard, per in losses.items():
+        table.add_row(shard, *(f"{per[k]['model']:.3f} / {per[k]['zeros']:.3f}" if k in per else "-" for k in masks))
     return table
 
 

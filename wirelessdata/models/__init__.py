@@ -4,7 +4,7 @@ Needs PyTorch (extra ``train``). See docs/model.md.
 """
 
 from wirelessdata.models.baselines import BASELINES, train_full_shot
-from wirelessdata.models.evaluate import evaluate, model_predictor, prediction_task
+from wirelessdata.models.evaluate import evaluate, model_predictor, prediction_task, reconstruction_losses
 from wirelessdata.models.masking import MASK_KINDS, TokenMask, make_mask
 from wirelessdata.models.train import (
     Checkpoint,
@@ -40,6 +40,7 @@ __all__ = [
     "model_predictor",
     "normalise",
     "prediction_task",
+    "reconstruction_losses",
     "train",
     "train_full_shot",
     "update_model_card",

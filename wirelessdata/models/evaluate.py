@@ -13,6 +13,9 @@ sample by the RMS amplitude of the given part and scales the estimate back. The 
     NMSE = mean over samples of ||H_pred - H||^2 / ||H||^2   (target part, clean H),   NMSE_dB = 10 log10(NMSE).
 
 The result records each view's definition (task, parameters, impairments, seed, shard checksums, samples).
+
+:func:`reconstruction_losses` is the training objective on the evaluated samples, next to the loss of predicting
+zeros (0.5 on unit-power samples): a model whose loss equals the zeros' one has learned nothing yet.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from wirelessdata.errors import ConfigError, WirelessDataError
-from wirelessdata.models.masking import prefix_mask
-from wirelessdata.models.wifo import WiFo, patch_grid
+from wirelessdata.models.masking import MASK_KINDS, make_mask, prefix_mask
+from wirelessdata.models.wifo import WiFo, add_noise, csi_to_input, masked_mse, normalise, patch_grid, patchify
+from wirelessdata.read import ShardReader
 from wirelessdata.tasks.base import Task
 from wirelessdata.tasks.evaluation import score_many
 from wirelessdata.tasks.extrapolation import TASK_AXIS, TASKS, Predictor
@@ -108,3 +113,41 @@ def evaluate(
         except WirelessDataError as exc:
             raise type(exc)(f"shard {shard.name}: {exc}") from None
     return {"snr_db": snr_db, "seed": seed, "tasks": list(tasks), "shards": results, "definitions": definitions}
+
+
+@torch.no_grad()
+def reconstruction_losses(
+    model: WiFo,
+    shards: Sequence[ShardInfo],
+    *,
+    masks: Sequence[str] = MASK_KINDS,
+    mask_ratio: float = 0.85,
+    snr_db: float | None = 20.0,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """The masked MSE of ``model`` per shard and mask, as in training, and that of the all-zero prediction.
+
+    Samples are normalised to unit power (``normalise``) and noised at ``snr_db``; masks and noise come from a
+    generator seeded by ``seed``. :returns: ``{shard: {mask: {"model": loss, "zeros": loss}}}`` (means over the
+    hidden patches of all samples).
+    """
+    device = next(model.parameters()).device
+    model.eval()
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for shard in shards:
+        generator = torch.Generator().manual_seed(seed)
+        sums = {kind: [0.0, 0.0, 0] for kind in masks}
+        reader = ShardReader(shard.url, ("csi",))
+        for start in range(0, shard.indices.size, batch_size):
+            csi = reader.read(shard.indices[start : start + batch_size])["csi"]
+            x, _ = normalise(csi_to_input(torch.from_numpy(np.ascontiguousarray(csi))))
+            noisy, target = add_noise(x, snr_db, generator).to(device), patchify(x, model.cfg.patch).to(device)
+            grid = patch_grid(tuple(x.shape[2:]), model.cfg.patch)
+            for kind in masks:
+                mask = make_mask(kind, x.shape[0], grid, mask_ratio, generator)
+                sums[kind][0] += masked_mse(model(noisy, mask), target, mask).item() * x.shape[0]
+                sums[kind][1] += masked_mse(torch.zeros_like(target), target, mask).item() * x.shape[0]
+                sums[kind][2] += x.shape[0]
+        out[shard.name] = {k: {"model": m / n, "zeros": z / n} for k, (m, z, n) in sums.items() if n}
+    return out
