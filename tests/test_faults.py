@@ -20,6 +20,7 @@ from distributed import WorkerPlugin
 from zarr.storage import LocalStore
 
 from conftest import SMALL_OVERRIDES
+from wirelessdata import run
 from wirelessdata.cli import main
 from wirelessdata.errors import StoreError, WirelessDataError
 from wirelessdata.plan import DropSetPlan
@@ -167,10 +168,14 @@ def test_output_directory_that_cannot_be_written_fails_before_any_block(tmp_path
     assert "(Permission denied); make it writable or choose another --out" in lines[0]
     assert not list((tmp_path / "ro").glob("*.zarr"))
     (tmp_path / "file").write_text("not a directory")  # a real failure of the same path
-    status, lines = cli(capsys, monkeypatch, tmp_path / "file" / "out")
-    assert (
-        status == 2 and len(lines) == 1 and "(Not a directory); check the storage or choose another --out" in lines[0]
-    )
+    with monkeypatch.context() as m:
+        m.setattr(run, "local_client", lambda *a: pytest.fail("a cluster was started for an unwritable --out"))
+        status, lines = cli(capsys, monkeypatch, tmp_path / "file" / "out", "--workers", "2")
+    assert lines == [
+        f"error: {tmp_path}/file/out: cannot write into it (Not a directory); check the storage or choose another "
+        "--out, then rerun the same command to resume (finished blocks are kept)"
+    ]
+    assert status == 2
 
 
 def test_block_that_always_fails_is_named_and_the_other_blocks_are_kept(tmp_path, monkeypatch, reference):

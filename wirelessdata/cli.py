@@ -153,6 +153,7 @@ def generate(
     from wirelessdata.progress import progress_bars
     from wirelessdata.recipe import drop_sets, load_recipe
     from wirelessdata.run import executor, run_plan
+    from wirelessdata.store import check_writable
 
     spec = load_recipe(recipe) if recipe else {}
     if not recipe:
@@ -182,6 +183,7 @@ def generate(
     if "bands" in overrides and len(overrides["bands"]) == 1 and "multiband" not in overrides:
         overrides["multiband"] = "independent"  # one band: nothing to correlate
     plans = [DropSetPlan(d, out) for d in drop_sets(spec, overrides)]
+    check_writable(out)  # before a cluster is started for nothing
     results = []
 
     with (

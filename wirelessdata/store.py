@@ -22,6 +22,7 @@ import errno
 import hashlib
 import json
 import os
+import tempfile
 import warnings
 import zlib
 from collections.abc import Mapping
@@ -63,6 +64,19 @@ def storage_error(url: str, action: str, exc: OSError) -> StoreError:
         f"{url}: cannot {action} ({exc.strerror or exc}); {fix}, then rerun the same command to resume "
         "(finished blocks are kept)"
     )
+
+
+def check_writable(root: str) -> None:
+    """Create the local dataset directory ``root`` and write a scratch file into it; a one-line
+    :class:`StoreError` (:func:`storage_error`) when either fails. fsspec URLs (``scheme://``) are not checked."""
+    if "://" in root:
+        return
+    try:
+        os.makedirs(root, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as exc:
+        raise storage_error(root, "write into it", exc) from exc
 
 
 def recipe_hash(recipe: Mapping[str, Any]) -> str:
