@@ -28,7 +28,7 @@ class AxisPredictor(Baseline):
     """A predictor of the model layout (``zoh``, ``ar``, a WiFo model: ``extrapolation.Predictor``) on a view.
 
     The given part ``inp`` is zero-padded to the full length along the task axis, normalised per sample by its
-    RMS amplitude (``models.wifo.normalise``), predicted, and the unknown part scaled back.
+    RMS amplitude (``tasks.layout.normalise``), predicted, and the unknown part scaled back.
     """
 
     def __init__(self, predictor: Predictor, task: str) -> None:
