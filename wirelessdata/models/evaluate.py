@@ -29,7 +29,8 @@ from torch import Tensor
 
 from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.models.masking import MASK_KINDS, make_mask, prefix_mask
-from wirelessdata.models.wifo import WiFo, add_noise, csi_to_input, masked_mse, normalise, patch_grid, patchify
+from wirelessdata.models.train import objective_inputs
+from wirelessdata.models.wifo import WiFo, masked_mse, patch_grid
 from wirelessdata.read import ShardReader
 from wirelessdata.tasks.base import Task
 from wirelessdata.tasks.evaluation import score_many
@@ -141,13 +142,12 @@ def reconstruction_losses(
         reader = ShardReader(shard.url, ("csi",))
         for start in range(0, shard.indices.size, batch_size):
             csi = reader.read(shard.indices[start : start + batch_size])["csi"]
-            x, _ = normalise(csi_to_input(torch.from_numpy(np.ascontiguousarray(csi))))
-            noisy, target = add_noise(x, snr_db, generator).to(device), patchify(x, model.cfg.patch).to(device)
-            grid = patch_grid(tuple(x.shape[2:]), model.cfg.patch)
+            csi = torch.from_numpy(np.ascontiguousarray(csi))
+            noisy, target, grid = objective_inputs(csi, model.cfg.patch, snr_db, generator, device)
             for kind in masks:
-                mask = make_mask(kind, x.shape[0], grid, mask_ratio, generator)
-                sums[kind][0] += masked_mse(model(noisy, mask), target, mask).item() * x.shape[0]
-                sums[kind][1] += masked_mse(torch.zeros_like(target), target, mask).item() * x.shape[0]
-                sums[kind][2] += x.shape[0]
+                mask = make_mask(kind, csi.shape[0], grid, mask_ratio, generator)
+                sums[kind][0] += masked_mse(model(noisy, mask), target, mask).item() * csi.shape[0]
+                sums[kind][1] += masked_mse(torch.zeros_like(target), target, mask).item() * csi.shape[0]
+                sums[kind][2] += csi.shape[0]
         out[shard.name] = {k: {"model": m / n, "zeros": z / n} for k, (m, z, n) in sums.items() if n}
     return out

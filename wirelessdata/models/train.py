@@ -140,6 +140,16 @@ class Checkpoint:
     losses: tuple[float, ...]
 
 
+def objective_inputs(
+    csi: Any, patch: tuple[int, int, int], snr_db: float | None, generator: torch.Generator, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int, int]]:
+    """What the masked objective sees of a complex CSI batch ``[B, T, K, Nbs, Nue]``: the unit-power model input
+    with noise at ``snr_db`` ``[B, 2, T, N, K]`` (on ``device``), its clean patches ``[B, L, P]`` (the target)
+    and the patch grid ``(T', N', K')``."""
+    x, _ = normalise(csi_to_input(csi).to(device))
+    return add_noise(x, snr_db, generator), patchify(x, patch), patch_grid(tuple(x.shape[2:]), patch)
+
+
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -179,17 +189,16 @@ class _Run:
 
     def train_step(self, batch: Mapping[str, Any]) -> float:
         """One optimiser step on ``batch``; returns the loss (masked MSE, averaged over the masks of the step)."""
-        x, _ = normalise(csi_to_input(batch.get("csi")).to(self.device))
-        grid = patch_grid(tuple(x.shape[2:]), self.cfg.patch)
-        noisy = add_noise(x, self.cfg.snr_db, self.generator)
-        target = patchify(x, self.cfg.patch)
+        noisy, target, grid = objective_inputs(
+            batch.get("csi"), self.cfg.patch, self.cfg.snr_db, self.generator, self.device
+        )
         self.model.train()
         kinds = self.cfg.masks
         if self.cfg.mask_schedule == "sample":
             kinds = (kinds[int(torch.randint(len(kinds), (), generator=self.generator))],)
         loss = torch.zeros((), device=self.device)
         for kind in kinds:
-            mask = make_mask(kind, x.shape[0], grid, self.cfg.mask_ratio, self.generator)
+            mask = make_mask(kind, noisy.shape[0], grid, self.cfg.mask_ratio, self.generator)
             loss = loss + masked_mse(self.model(noisy, mask), target, mask) / len(kinds)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
