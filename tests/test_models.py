@@ -321,6 +321,20 @@ def test_finished_run_resumes_to_a_no_op_and_the_model_card(tmp_path):
     assert card["training"]["step"] == 2 and card["metrics"] == {"zero_shot": {"d17": 0.3}}
 
 
+def test_keep_every_leaves_snapshots_that_load_as_runs(tmp_path):
+    data = batches_of([(8, 16, 8)], repeat=5)
+    cfg = TrainConfig(**(TINY | {"steps": 5, "warmup_steps": 1}))
+    result = train(data, cfg, tmp_path, checkpoint_every=100, keep_every=2, device="cpu")
+    snaps = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
+    assert snaps == ["step-000002", "step-000004"]
+    two = load_checkpoint(tmp_path / "snapshots" / "step-000002", "cpu")
+    assert two.step == 2 and two.losses == result.losses[:2]
+    card = json.loads((tmp_path / "snapshots" / "step-000004" / MODEL_CARD).read_text())
+    assert card["training"]["step"] == 4
+    with pytest.raises(ConfigError, match="keep_every"):
+        train(data, cfg, tmp_path / "bad", keep_every=-1, device="cpu")
+
+
 def test_stream_shorter_than_steps_stops_with_a_checkpoint(tmp_path):
     result = train(batches_of([(8, 16, 8)]), TrainConfig(**TINY), tmp_path, device="cpu")
     assert result.step == 1 and load_checkpoint(tmp_path, "cpu").step == 1

@@ -41,9 +41,10 @@ def manifest(tmp_path_factory):
 def test_train_resume_and_evaluate(manifest, tmp_path):
     run = tmp_path / "run"
     common = ["--manifest", str(manifest), "--out", str(run), "--batch-size", "4", "--threads", "1"]
-    res = runner.invoke(app, ["train", *common, "--steps", "3"])
+    res = runner.invoke(app, ["train", *common, "--steps", "3", "--keep-every", "2"])
     assert res.exit_code == 0, res.output
     assert load_checkpoint(run).step == 3
+    assert load_checkpoint(run / "snapshots" / "step-000002").step == 2
     again = runner.invoke(app, ["train", *common, "--steps", "3"])
     assert again.exit_code != 0  # an existing run needs --resume
     res = runner.invoke(app, ["train", *common, "--steps", "5", "--resume"])

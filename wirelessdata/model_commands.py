@@ -59,6 +59,9 @@ def train(
     snr_db: Annotated[float, typer.Option(help="Noise injected into the input, dB (WiFo: 20).")] = 20.0,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
+    keep_every: Annotated[
+        int, typer.Option(help="Keep a copy of the checkpoint every N steps in RUN/snapshots/step-N (0: none).")
+    ] = 0,
     threads: Annotated[int, typer.Option(help="torch threads (0: torch's default).")] = 0,
 ) -> None:
     """Pretrain the WiFo-style masked autoencoder on a manifest's training split (CPU or GPU)."""
@@ -82,7 +85,9 @@ def train(
         def on_step(info: Any) -> None:
             progress.update(task, completed=info.step, description=f"train {model} loss {info.loss:.4f}")
 
-        result = train_model(training_stream(ds), cfg, out, resume, on_step, data={"manifest": str(manifest)})
+        result = train_model(
+            training_stream(ds), cfg, out, resume, on_step, keep_every=keep_every, data={"manifest": str(manifest)}
+        )
     console.print(
         f"trained {result.step} steps, {result.samples} samples in {result.seconds:.0f} s "
         f"({result.samples / max(result.seconds, 1e-9):.1f} samples/s), final loss {result.losses[-1]:.4f}; "

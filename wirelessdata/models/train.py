@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -41,6 +42,7 @@ from wirelessdata.models.wifo import (
 
 CHECKPOINT = "checkpoint.pt"
 MODEL_CARD = "model_card.json"
+SNAPSHOTS = "snapshots"  # kept copies of the checkpoint (train(keep_every=...))
 _FORMAT = "wirelessdata-wifo-checkpoint/1"
 
 Batches = Iterable[Mapping[str, Any]] | Callable[[int], Iterable[Mapping[str, Any]]]
@@ -301,6 +303,15 @@ def _write_card(out_dir: Path, run: _Run, data: Any, seconds: float, samples: in
     return path
 
 
+def _keep_snapshot(out_dir: Path, step: int) -> Path:
+    """Copy the run's checkpoint and model card into ``out_dir/snapshots/step-NNNNNN/`` (atomically)."""
+    snap = out_dir / SNAPSHOTS / f"step-{step:06d}"
+    snap.mkdir(parents=True, exist_ok=True)
+    for name in (CHECKPOINT, MODEL_CARD):
+        _atomic_write(snap / name, lambda p, name=name: shutil.copyfile(out_dir / name, p))
+    return snap
+
+
 def update_model_card(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
     """Merge ``metrics`` (e.g. the result of ``evaluate``) into the ``metrics`` of the run's model card."""
     path = Path(run_dir) / MODEL_CARD
@@ -340,6 +351,7 @@ def train(
     on_step: Callable[[StepInfo], None] | None = None,
     *,
     checkpoint_every: int = 100,
+    keep_every: int = 0,
     device: str | torch.device | None = None,
     data: Any = None,
 ) -> TrainResult:
@@ -351,11 +363,15 @@ def train(
     :param resume: continue from ``out_dir``'s checkpoint; without it an existing checkpoint is an error.
         Resuming with the same config and the same batches reproduces the uninterrupted run exactly (same device).
     :param on_step: called after every step (after the checkpoint of that step is written).
+    :param keep_every: also keep a copy of the checkpoint and model card every ``keep_every`` steps (0: never)
+        in ``out_dir/snapshots/step-NNNNNN/``, a run directory of its own (for learning curves: ``evaluate`` it).
     :param device: default CUDA when present, else CPU.
     :param data: JSON-able description of the training data (e.g. the manifest) for the model card.
     :raises WirelessDataError: no batches, bad CSI, corrupt checkpoint, or a different config on resume.
     """
     out_dir = Path(out_dir)
+    if keep_every < 0:
+        raise ConfigError(f"keep_every must be 0 (off) or a positive number of steps, got {keep_every}")
     out_dir.mkdir(parents=True, exist_ok=True)
     run = _Run(cfg, torch.device(device) if device else default_device())
     _resume(run, out_dir, resume)
@@ -365,6 +381,8 @@ def train(
     def save() -> None:
         _atomic_write(out_dir / CHECKPOINT, lambda p: torch.save(run.state(), p))
         _write_card(out_dir, run, data, time.perf_counter() - began, samples)
+        if keep_every and run.step % keep_every == 0:
+            _keep_snapshot(out_dir, run.step)
 
     for _, batch in zip(range(start, cfg.steps), stream, strict=False):
         shard = str(batch.get("shard", "?"))
@@ -373,7 +391,7 @@ def train(
         except WirelessDataError as exc:
             raise type(exc)(f"shard {shard}: {exc}") from None
         samples += int(batch["csi"].shape[0])
-        if run.step % checkpoint_every == 0 or run.step == cfg.steps:
+        if run.step % checkpoint_every == 0 or run.step == cfg.steps or (keep_every and run.step % keep_every == 0):
             save()
             saved = run.step
         if on_step is not None:
