@@ -37,10 +37,11 @@ def main() -> None:
     ap.add_argument("--out", help="run directory (default: a temporary one)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    n = len(ShardReader(args.shard, ("csi",)))
+    reader = ShardReader(args.shard, ("csi",))
+    n = len(reader)
     cut = int(0.8 * n)
     train_side, held = shard_info(args.shard, np.arange(cut)), shard_info(args.shard, np.arange(cut, n))
-    csi = torch.from_numpy(np.ascontiguousarray(ShardReader(args.shard, ("csi",)).read_range(0, cut)["csi"]))
+    csi = torch.from_numpy(np.ascontiguousarray(reader.read_range(0, cut)["csi"]))
     batches = [{"csi": csi[i : i + args.batch_size]} for i in range(0, cut - args.batch_size + 1, args.batch_size)]
     order = np.random.default_rng(0)
 

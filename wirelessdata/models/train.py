@@ -378,10 +378,13 @@ def train(
     start, saved, samples, began = run.step, run.step, 0, time.perf_counter()
     stream = batches(start) if callable(batches) else itertools.islice(batches, start, None)
 
+    def kept() -> bool:  # a step whose checkpoint is also kept as a snapshot
+        return keep_every > 0 and run.step % keep_every == 0
+
     def save() -> None:
         _atomic_write(out_dir / CHECKPOINT, lambda p: torch.save(run.state(), p))
         _write_card(out_dir, run, data, time.perf_counter() - began, samples)
-        if keep_every and run.step % keep_every == 0:
+        if kept():
             _keep_snapshot(out_dir, run.step)
 
     for _, batch in zip(range(start, cfg.steps), stream, strict=False):
@@ -391,7 +394,7 @@ def train(
         except WirelessDataError as exc:
             raise type(exc)(f"shard {shard}: {exc}") from None
         samples += int(batch["csi"].shape[0])
-        if run.step % checkpoint_every == 0 or run.step == cfg.steps or (keep_every and run.step % keep_every == 0):
+        if run.step % checkpoint_every == 0 or run.step == cfg.steps or kept():
             save()
             saved = run.step
         if on_step is not None:
