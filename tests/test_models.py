@@ -30,7 +30,7 @@ from wirelessdata.models import (  # noqa: E402
     zoh_predict,
 )
 from wirelessdata.models.train import CHECKPOINT, MODEL_CARD, lr_factor  # noqa: E402
-from wirelessdata.models.wifo import add_noise, patchify, stf_pos_embed, unpatchify  # noqa: E402
+from wirelessdata.models.wifo import add_noise, patch_grid, patchify, stf_pos_embed, unpatchify  # noqa: E402
 from wirelessdata.tasks.source import shard_info  # noqa: E402
 
 
@@ -63,7 +63,14 @@ def batches_of(shapes, batch=4, repeat=1):
     return out
 
 
-TINY = dict(model="tiny", steps=6, warmup_steps=2, lr=1e-3)
+TINY = dict(model="tiny", patch=(4, 4, 4), steps=6, warmup_steps=2, lr=1e-3)
+
+
+def untrained(size: str = "tiny", patch: tuple[int, int, int] = (4, 4, 4)) -> WiFo:
+    """A model with a random (not zero) head, so that its predictions depend on its input before training."""
+    model = WiFo(ModelConfig.of_size(size, patch))
+    torch.nn.init.normal_(model.head.weight, std=0.05)
+    return model.eval()
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +132,7 @@ def test_patch_embedding_tokens_follow_patchify_order():
     model = WiFo(ModelConfig.of_size("tiny"))
     x = torch.randn(2, 2, 8, 8, 16)
     conv = model.patch_embed(x).flatten(2).transpose(1, 2)
-    as_linear = patchify(x, (4, 4, 4)) @ model.patch_embed.weight.flatten(1).T + model.patch_embed.bias
+    as_linear = patchify(x, model.cfg.patch) @ model.patch_embed.weight.flatten(1).T + model.patch_embed.bias
     assert torch.allclose(conv, as_linear, atol=1e-5)
 
 
@@ -191,7 +198,7 @@ def test_one_model_takes_heterogeneous_shapes():
     model = WiFo(ModelConfig.of_size("tiny"))
     for shape in ((16, 8, 32), (24, 4, 64), (8, 32, 16)):
         x = torch.randn(2, 2, *shape)
-        grid = tuple(s // 4 for s in shape)
+        grid = patch_grid(shape, model.cfg.patch)
         for kind in ("random", "temporal", "frequency"):
             mask = make_mask(kind, 2, grid, generator=torch.Generator().manual_seed(0))
             assert model.reconstruct(x, mask).shape == x.shape
@@ -201,10 +208,10 @@ def test_encode_sees_every_token_and_matches_the_masked_path():
     model = WiFo(ModelConfig.of_size("tiny")).eval()
     x = torch.randn(3, 2, 8, 8, 16)
     feats = model.encode(x)
-    assert feats.shape == (3, 2 * 2 * 4, 64)
-    keep = torch.arange(16).expand(3, -1)
+    assert feats.shape == (3, 2 * 2 * 2, 64)  # patch (4, 4, 8)
+    keep = torch.arange(8).expand(3, -1)
     assert torch.equal(feats, model._encode(x, keep))
-    shuffled = torch.stack([torch.randperm(16) for _ in range(3)])  # token order in, same order out
+    shuffled = torch.stack([torch.randperm(8) for _ in range(3)])  # token order in, same order out
     assert torch.allclose(
         model._encode(x, shuffled), feats.gather(1, shuffled[..., None].expand(-1, -1, 64)), atol=1e-5
     )
@@ -212,9 +219,11 @@ def test_encode_sees_every_token_and_matches_the_masked_path():
 
 
 def test_model_sizes_match_wifo():
-    counts = {s: sum(p.numel() for p in WiFo(ModelConfig.of_size(s)).parameters()) for s in ("tiny", "base")}
-    assert 0.3e6 <= counts["tiny"] < 0.4e6
-    assert 21e6 < counts["base"] < 22e6
+    sizes = ("wifo-tiny", "wifo-base", "little")
+    counts = {s: sum(p.numel() for p in WiFo(ModelConfig.of_size(s, (4, 4, 4))).parameters()) for s in sizes}
+    assert 0.3e6 <= counts["wifo-tiny"] < 0.4e6  # WiFo reports 0.3 M and 21.6 M
+    assert 21e6 < counts["wifo-base"] < 22e6
+    assert ModelConfig.of_size("little") == ModelConfig()  # the default architecture is a named size
     with pytest.raises(ConfigError, match="unknown model size"):
         ModelConfig.of_size("huge")
 
@@ -266,7 +275,7 @@ def test_tiny_overfit_drives_nmse_down(tmp_path):
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)  # the initial weights of the run
-        before = nmse(WiFo(ModelConfig.of_size("tiny")).eval())
+        before = nmse(untrained())
     result = train(data * cfg.steps, cfg, tmp_path / "run", checkpoint_every=1000, device="cpu")
     after = nmse(load_checkpoint(tmp_path / "run", "cpu").model)
     assert after < before / 20, (before, after)
@@ -407,15 +416,15 @@ def test_ar_predictor_on_multipath_channels_in_time_and_frequency(tmp_path):
 
 
 def test_evaluate_model_and_baselines_per_shard(tmp_path):
-    model = WiFo(ModelConfig.of_size("tiny")).eval()
+    model = untrained()
     a, b = shards_of(tmp_path, [(16, 32, 8)]) + shards_of(tmp_path, [(8, 16, 4)], batch=3, seed=5)
     result = evaluate(
         {"wifo": model_predictor(model), **BASELINES}, [a, b], per_shard={b.name: {"full-shot": model_predictor(model)}}
     )
     ra, rb = result["shards"][a.name], result["shards"][b.name]
     assert ra["samples"] == 4 and rb["samples"] == 3
-    assert set(ra["time"]) == {"wifo", "zoh", "ar"}
-    assert set(rb["frequency"]) == {"wifo", "zoh", "ar", "full-shot"}
+    assert set(ra["time"]) == {"wifo", "zoh", "ar", "ar-auto"}
+    assert set(rb["frequency"]) == {"wifo", "zoh", "ar", "ar-auto", "full-shot"}
     assert rb["time"]["wifo"] == rb["time"]["full-shot"]
     score = ra["time"]["wifo"]
     assert score["nmse_db"] == pytest.approx(10 * math.log10(score["nmse"]))
@@ -432,7 +441,7 @@ def test_evaluate_model_and_baselines_per_shard(tmp_path):
 
 def test_reconstruction_losses_compare_with_the_all_zero_prediction(tmp_path):
     (a,) = shards_of(tmp_path, [(8, 16, 8)], batch=6)
-    model = WiFo(ModelConfig.of_size("tiny")).eval()
+    model = untrained()
     torch.nn.init.zeros_(model.head.weight)
     torch.nn.init.zeros_(model.head.bias)  # predicts zeros everywhere: exactly the reference
     losses = reconstruction_losses(model, [a], snr_db=None, batch_size=4)[a.name]
@@ -440,12 +449,12 @@ def test_reconstruction_losses_compare_with_the_all_zero_prediction(tmp_path):
     for v in losses.values():
         assert v["model"] == pytest.approx(v["zeros"], rel=1e-6)
         assert v["zeros"] == pytest.approx(0.5, rel=0.3)  # unit-power samples: 0.5 per real component
-    trained = reconstruction_losses(WiFo(ModelConfig.of_size("tiny")).eval(), [a], snr_db=None, batch_size=4)[a.name]
+    trained = reconstruction_losses(untrained(), [a], snr_db=None, batch_size=4)[a.name]
     assert trained["random"]["zeros"] == losses["random"]["zeros"]  # same seed: same masks
 
 
 def test_evaluate_bad_inputs(tmp_path):
-    model = WiFo(ModelConfig.of_size("tiny")).eval()
+    model = untrained()
     (odd,) = shards_of(tmp_path, [(20, 16, 4)])
     with pytest.raises(WirelessDataError, match=f"shard {odd.name}: the time task gives 10"):
         evaluate({"wifo": model_predictor(model)}, [odd])

@@ -67,15 +67,17 @@ def test_probe_command_scores_frozen_heads_against_a_random_encoder(root, tmp_pa
     run = tmp_path / "run"
     batches = [{"csi": torch.from_numpy(np.ascontiguousarray(csi)), "sample_id": torch.arange(16), "shard": "s"}]
     train(batches, TrainConfig(model="tiny", steps=1, warmup_steps=1), run)
-    res = CliRunner().invoke(app, ["probe", str(run), str(root), "--steps", "20", "--label-fraction", "0.5", "--json"])
+    args = ["probe", str(run), str(root), "--steps", "20", "--label-fraction", "0.5", "--seeds", "2", "--json"]
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
     assert set(report) == {"los-classification", "localisation", "beam-prediction"}
     for name, metric in (("los-classification", "f1"), ("localisation", "mae_m"), ("beam-prediction", "top1")):
         results = report[name]["results"]
         assert {"wifo-frozen", "random-frozen"} <= set(results) and len(results) == 3  # + the classical baseline
-        assert all(np.isfinite(r[metric]) and r["samples"] > 0 for r in results.values())
-        assert report[name]["labelled"] > 0
+        assert all(np.isfinite(r[metric]["mean"]) and r["samples"] > 0 for r in results.values())
+        assert len(results["wifo-frozen"][metric]["values"]) == 2 and report[name]["seeds"] == [0, 1]
+        assert min(report[name]["labelled"]) > 0
     card = json.loads((run / "model_card.json").read_text())
     assert "frozen_encoder_heads" in card["metrics"]
     bad = CliRunner().invoke(app, ["probe", str(run), str(root), "--tasks", "compression"])

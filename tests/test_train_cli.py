@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from wirelessdata.cli import app
+from wirelessdata.errors import WirelessDataError
 from wirelessdata.mix.spec import build_manifest, parse_spec
 from wirelessdata.models import load_checkpoint
 from wirelessdata.plan import DropSetPlan
@@ -58,8 +59,11 @@ def test_train_resume_and_evaluate(manifest, tmp_path):
             str(run),
             "--manifest",
             str(manifest),
-            "--full-shot-steps",
-            "2",
+            "--full-shot",
+            "--few-shot",
+            "4",
+            "--tune-steps",
+            "3",
             "--batch-size",
             "4",
             "--threads",
@@ -74,7 +78,7 @@ def test_train_resume_and_evaluate(manifest, tmp_path):
     shard = metrics["shards"]["umi-sub6"]
     assert 0 < shard["samples"] < 16
     for task in ("time", "frequency"):
-        assert set(shard[task]) == {"wifo", "zoh", "ar", "full-shot"}
+        assert set(shard[task]) == {"wifo", "zoh", "ar", "ar-auto", "wiener", "few-shot-4", "full-shot"}
         assert all(v["nmse"] > 0 for v in shard[task].values())
         definition = metrics["definitions"]["umi-sub6"][task]  # read through the task views
         assert definition["task"] == f"{task}-prediction" and definition["impairments"]["snr_db"] == 20.0
@@ -86,3 +90,26 @@ def test_train_resume_and_evaluate(manifest, tmp_path):
     assert (tmp_path / "f.png").stat().st_size > 1000
     card = json.loads((run / "model_card.json").read_text())
     assert card["metrics"]["evaluation"]["shards"]["umi-sub6"]["samples"] == shard["samples"]
+
+
+def test_finetune_command_and_its_bad_input(manifest, tmp_path):
+    run = tmp_path / "run"
+    common = ["--batch-size", "4", "--threads", "1"]
+    res = runner.invoke(app, ["train", "--manifest", str(manifest), "--out", str(run), "--steps", "2", *common])
+    assert res.exit_code == 0, res.output
+    args = ["finetune", str(run), "--manifest", str(manifest), "--shard", "umi-sub6", *common, "--steps", "4"]
+    res = runner.invoke(app, [*args, "--samples", "4", "--out", str(tmp_path / "ft")])
+    assert res.exit_code == 0, res.output
+    assert "fine-tuned on" in res.output and "temporal mask on the" in res.output
+    ckpt = (tmp_path / "ft" / "checkpoint.pt").read_bytes()
+    pre = (run / "checkpoint.pt").read_bytes()
+    for extra, message in [
+        (["--samples", "4", "--out", str(tmp_path / "ft")], "already holds a model"),
+        (["--samples", "400", "--out", str(tmp_path / "big")], "larger than the training split"),
+        (["--samples", "4", "--out", str(run)], "is the pretrained run itself"),
+        (["--samples", "4", "--out", str(tmp_path / "x"), "--shard", "nope"], "no shard 'nope'"),
+    ]:
+        res = runner.invoke(app, [*args, *extra])  # the console entry point turns the exception into one line
+        assert isinstance(res.exception, WirelessDataError) and message in str(res.exception), res.output
+    assert (tmp_path / "ft" / "checkpoint.pt").read_bytes() == ckpt and (run / "checkpoint.pt").read_bytes() == pre
+    assert not (tmp_path / "big").exists()

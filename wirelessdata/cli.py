@@ -24,6 +24,7 @@ from wirelessdata.importers.cli import import_app
 from wirelessdata.interop.cli import card_command, export_app, plot_command
 from wirelessdata.mix.cli import mix_app
 from wirelessdata.model_commands import evaluate as evaluate_command
+from wirelessdata.model_commands import finetune as finetune_command
 from wirelessdata.model_commands import probe as probe_command
 from wirelessdata.model_commands import train as train_command
 from wirelessdata.tasks.cli import task_app
@@ -233,6 +234,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(mix_app, name="mix")
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
+app.command("finetune")(finetune_command)
 app.command("probe")(probe_command)
 app.add_typer(import_app, name="import")
 app.add_typer(curate_app, name="curate")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -46,17 +45,24 @@ def training_stream(dataset: Any) -> Callable[[int], Iterator[dict[str, Any]]]:
 def train(
     out: Annotated[Path, typer.Option(help="Run directory (checkpoint, model card).")],
     manifest: Manifest_,
-    model: Annotated[str, typer.Option(help="tiny, little, small or base.")] = "tiny",
-    steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 1000,
-    batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 32,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
-    warmup_steps: Annotated[
-        int | None, typer.Option(help="Linear warm-up steps before the cosine decay (default min(50, steps/10)).")
-    ] = None,
-    mask_schedule: Annotated[str, typer.Option(help="mean (all three masks each step) or sample (one per step).")] = (
-        "mean"
+    model: Annotated[str, typer.Option(help="Architecture of models/sizes.toml: tiny, little, small, base, ...")] = (
+        "little"
     ),
+    steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 600,
+    batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 32,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 3e-3,
+    warmup_steps: Annotated[
+        int | None, typer.Option(help="Linear warm-up steps before the cosine decay (default min(30, steps/10)).")
+    ] = None,
+    mask_schedule: Annotated[str, typer.Option(help="sample (one mask per step) or mean (all three each step).")] = (
+        "sample"
+    ),
+    mask_ratio: Annotated[float, typer.Option(help="Hidden share of the random mask.")] = 0.5,
     snr_db: Annotated[float, typer.Option(help="Noise injected into the input, dB (WiFo: 20).")] = 20.0,
+    eval_every: Annotated[
+        int, typer.Option(help="Held-out masked loss per mask every N steps (learning curves; 0: only at the end).")
+    ] = 50,
+    eval_samples: Annotated[int, typer.Option(help="Samples of the manifest's val split used for the checks.")] = 256,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its checkpoint.")] = False,
     keep_every: Annotated[
@@ -64,20 +70,36 @@ def train(
     ] = 0,
     threads: Annotated[int, typer.Option(help="torch threads (0: torch's default).")] = 0,
 ) -> None:
-    """Pretrain the WiFo-style masked autoencoder on a manifest's training split (CPU or GPU)."""
+    """Pretrain the WiFo-style masked autoencoder on a manifest's training split (CPU or GPU); prints the held-out
+    masked loss of every mask next to the all-zero prediction's."""
     from wirelessdata.mix.loader import MixtureDataset
     from wirelessdata.mix.manifest import load_manifest
     from wirelessdata.models import TrainConfig
     from wirelessdata.models import train as train_model
+    from wirelessdata.models.data import split_batches
+    from wirelessdata.models.objective import masked_losses
     from wirelessdata.progress import progress_bars
 
     _threads(threads)
     m = load_manifest(manifest)
     ds = MixtureDataset(m, "train", batch_size=batch_size)
-    warmup = min(50, steps // 10) if warmup_steps is None else warmup_steps
+    warmup = min(30, steps // 10) if warmup_steps is None else warmup_steps
     cfg = TrainConfig(
-        model=model, steps=steps, lr=lr, warmup_steps=warmup, mask_schedule=mask_schedule, snr_db=snr_db, seed=seed
+        model=model,
+        steps=steps,
+        lr=lr,
+        warmup_steps=warmup,
+        mask_schedule=mask_schedule,
+        mask_ratio=mask_ratio,
+        snr_db=snr_db,
+        eval_every=eval_every if eval_every > 0 else steps,
+        seed=seed,
     )
+    held = split_batches(m, "val", eval_samples, batch_size) if "val" in m.splits else []
+
+    def validate(net: Any) -> dict[str, dict[str, float]]:
+        return masked_losses(net, held, cfg.masks, mask_ratio=cfg.mask_ratio, snr_db=cfg.snr_db, seed=cfg.seed)
+
     console = _console()
     with progress_bars() as progress:
         task = progress.add_task(f"train {model}", total=steps)
@@ -86,26 +108,33 @@ def train(
             progress.update(task, completed=info.step, description=f"train {model} loss {info.loss:.4f}")
 
         result = train_model(
-            training_stream(ds), cfg, out, resume, on_step, keep_every=keep_every, data={"manifest": str(manifest)}
+            training_stream(ds),
+            cfg,
+            out,
+            resume,
+            on_step,
+            keep_every=keep_every,
+            data={"manifest": str(manifest)},
+            validate=validate if held else None,
         )
     console.print(
         f"trained {result.step} steps, {result.samples} samples in {result.seconds:.0f} s "
         f"({result.samples / max(result.seconds, 1e-9):.1f} samples/s), final loss {result.losses[-1]:.4f}; "
         f"checkpoint {result.checkpoint}"
     )
+    if result.validation:
+        last = result.validation[-1]
+        shown = ", ".join(f"{k} {v['model']:.3f} / {v['zeros']:.3f}" for k, v in last["losses"].items())
+        samples = sum(int(b["csi"].shape[0]) for b in held)
+        console.print(f"held-out masked loss (val split, {samples} samples), model / all-zero prediction: {shown}")
+    else:
+        console.print("the manifest has no val split: no held-out check (build it with val_fraction > 0)")
 
 
-def _shard_batches(url: str, indices: np.ndarray, batch_size: int, shard: str) -> list[dict[str, Any]]:
-    import torch
+def _tune_settings(steps: int, patience: int, batch_size: int, seed: int) -> Any:
+    from wirelessdata.models import TuneSettings
 
-    from wirelessdata.read import ShardReader
-
-    reader = ShardReader(url, ("csi",))
-    out = []
-    for k in range(0, indices.size, batch_size):
-        csi = reader.read(indices[k : k + batch_size])["csi"]
-        out.append({"csi": torch.from_numpy(np.ascontiguousarray(csi)), "shard": shard})
-    return out
+    return TuneSettings(steps=steps, patience=patience, batch_size=batch_size, seed=seed)
 
 
 def evaluate(
@@ -115,52 +144,62 @@ def evaluate(
     eval_fraction: Annotated[
         float,
         typer.Option(
-            help="Share of each shard's samples (by sample_id hash) evaluated; the rest trains the full-shot baseline."
+            help="Share of each shard's samples (by sample_id hash) evaluated; the rest is the shard's training "
+            "split (few-shot, full-shot, Wiener)."
         ),
     ] = 0.5,
-    full_shot_steps: Annotated[int, typer.Option(help="Steps of the full-shot baseline per shard (0: skip).")] = 0,
+    few_shot: Annotated[
+        int, typer.Option(help="Fine-tune the run on N target training samples per shard (0: skip).")
+    ] = 0,
+    full_shot: Annotated[
+        bool, typer.Option(help="Train the full-shot baseline per shard on its whole training split.")
+    ] = False,
+    tune_steps: Annotated[int, typer.Option(help="Most steps of each few-shot / full-shot model.")] = 400,
+    patience: Annotated[int, typer.Option(help="Early stopping: checks (every 20 steps) without a new best.")] = 4,
     batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 32,
     snr_db: Annotated[float, typer.Option(help="Noise on the given CSI, dB.")] = 20.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     figure: Annotated[Path | None, typer.Option("-o", "--figure", help="Bar chart of NMSE (PNG).")] = None,
     threads: Annotated[int, typer.Option(help="torch threads (0: torch's default).")] = 0,
 ) -> None:
-    """Zero-shot time- and frequency-domain prediction NMSE per held-out shard, against baselines."""
+    """Time- and frequency-domain prediction NMSE per held-out shard: the model zero-shot (and, when asked,
+    few-shot fine-tuned and full-shot), the classical predictors (zoh, ar, ar-auto, wiener)."""
     from wirelessdata.mix.manifest import load_manifest
-    from wirelessdata.mix.spec import val_mask
-    from wirelessdata.models import (
-        BASELINES,
-        TrainConfig,
-        load_checkpoint,
-        model_predictor,
-        reconstruction_losses,
-        train_full_shot,
-        update_model_card,
-    )
+    from wirelessdata.models import BASELINES, load_checkpoint, model_predictor, reconstruction_losses, tune
     from wirelessdata.models import evaluate as evaluate_models
-    from wirelessdata.read import ShardReader
+    from wirelessdata.models.data import target_shards
+    from wirelessdata.models.evaluate import prediction_task
+    from wirelessdata.models.train import update_model_card
     from wirelessdata.tasks.source import shard_info
+    from wirelessdata.tasks.wiener import fit_wiener
 
     _threads(threads)
     m = load_manifest(manifest)
     m.verify()
     ckpt = load_checkpoint(run)
-    chosen: dict[int, list[np.ndarray]] = {}
-    for source in m.split(split):
-        for sel in source.selections:
-            chosen.setdefault(sel.shard, []).append(sel.indices)
-    test, per_shard = [], {}
-    for index, parts in chosen.items():
-        shard, indices = m.shards[index], np.unique(np.concatenate(parts))
-        ids = ShardReader(shard.url, ("sample_id",)).read(indices)["sample_id"]
-        held = val_mask(ids, eval_fraction, m.seed)
-        test.append(shard_info(shard.url, indices[held], shard.name))
-        if full_shot_steps > 0:
-            train_batches = _shard_batches(shard.url, indices[~held], batch_size, shard.name)
-            cfg = TrainConfig.from_dict({**ckpt.config.to_dict(), "steps": full_shot_steps})
-            out = run / "full-shot" / shard.name
-            fs = train_full_shot(itertools.cycle(train_batches), cfg, out, resume=(out / "checkpoint.pt").exists())
-            per_shard[shard.name] = {"full-shot": model_predictor(fs)}
+    settings = _tune_settings(tune_steps, patience, batch_size, m.seed)
+    test, per_shard, tuning = [], {}, {}
+    for target in target_shards(m, split, eval_fraction):
+        info = shard_info(target.url, target.evaluated, target.name)
+        test.append(info)
+        tasks = [prediction_task(t, info.shape, snr_db, m.seed) for t in ("time", "frequency")]
+        extra = {"wiener": fit_wiener(tasks, [shard_info(target.url, target.training, target.name)])}
+        if few_shot > 0:
+            tuned = tune(
+                target,
+                ckpt.config,
+                run / f"few-shot-{few_shot}" / target.name,
+                init=run,
+                samples=few_shot,
+                settings=settings,
+            )
+            extra[f"few-shot-{few_shot}"] = model_predictor(tuned.model)
+            tuning.setdefault(target.name, {})[f"few-shot-{few_shot}"] = tuned.describe()
+        if full_shot:
+            tuned = tune(target, ckpt.config, run / "full-shot" / target.name, settings=settings)
+            extra["full-shot"] = model_predictor(tuned.model)
+            tuning.setdefault(target.name, {})["full-shot"] = tuned.describe()
+        per_shard[target.name] = extra
     metrics = evaluate_models(
         {"wifo": model_predictor(ckpt.model), **BASELINES},
         test,
@@ -170,13 +209,14 @@ def evaluate(
         batch_size=batch_size,
     )
     metrics["reconstruction"] = reconstruction_losses(
-        ckpt.model, test, snr_db=snr_db, seed=m.seed, batch_size=batch_size
+        ckpt.model, test, mask_ratio=ckpt.config.mask_ratio, snr_db=snr_db, seed=m.seed, batch_size=batch_size
     )
     metrics |= {
         "split": split,
         "manifest": str(manifest),
         "eval_fraction": eval_fraction,
-        "full_shot_steps": full_shot_steps,
+        "tuning": tuning,
+        "tune_settings": {"max_steps": tune_steps, "patience": patience, "eval_every": settings.eval_every},
     }
     update_model_card(run, {"evaluation": metrics})
     if as_json:
@@ -184,8 +224,81 @@ def evaluate(
     else:
         _console().print(_table(metrics))
         _console().print(_reconstruction_table(metrics["reconstruction"]))
+        if tuning:
+            _console().print(_tuning_table(tuning))
     if figure is not None:
         _plot(metrics, figure)
+
+
+def finetune(
+    run: Annotated[Path, typer.Argument(help="Pretrained run directory (wirelessdata train).")],
+    manifest: Manifest_,
+    shard: Annotated[str, typer.Option(help="Target shard (name) of the held-out split.")],
+    out: Annotated[Path, typer.Option(help="Run directory of the fine-tuned model (new).")],
+    samples: Annotated[int, typer.Option(help="Target training samples to tune on (few-shot N).")] = 512,
+    split: Annotated[str, typer.Option(help="Manifest split holding the shard.")] = "zero-shot",
+    eval_fraction: Annotated[
+        float, typer.Option(help="Share of the shard kept for evaluation (as wirelessdata evaluate); never tuned on.")
+    ] = 0.5,
+    steps: Annotated[int, typer.Option(help="Most optimiser steps (early stopping may end sooner).")] = 400,
+    patience: Annotated[int, typer.Option(help="Early stopping: checks (every 20 steps) without a new best.")] = 4,
+    batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 32,
+    threads: Annotated[int, typer.Option(help="torch threads (0: torch's default).")] = 0,
+) -> None:
+    """Fine-tune a pretrained run on N samples of a held-out shard (few-shot), with early stopping; prints the
+    masked loss on the shard's evaluated samples before and after."""
+    from wirelessdata.errors import ConfigError
+    from wirelessdata.mix.manifest import load_manifest
+    from wirelessdata.models import load_checkpoint, tune
+    from wirelessdata.models.data import find_target, shard_batches, target_shards
+    from wirelessdata.models.finetune import TUNE_MASKS, guard_out
+    from wirelessdata.models.objective import masked_losses
+
+    _threads(threads)
+    guard_out(run, out)
+    m = load_manifest(manifest)
+    ckpt = load_checkpoint(run)
+    target = find_target(target_shards(m, split, eval_fraction), shard)
+    if (out / "checkpoint.pt").exists():
+        raise ConfigError(f"{out} already holds a model; choose a new --out (nothing was overwritten)")
+    settings = _tune_settings(steps, patience, batch_size, m.seed)
+    tuned = tune(target, ckpt.config, out, init=run, samples=samples, settings=settings)
+    evaluated = shard_batches(target.url, target.evaluated, batch_size, target.name)
+
+    def losses(net: Any) -> dict[str, dict[str, float]]:
+        cfg = ckpt.config
+        return masked_losses(net, evaluated, TUNE_MASKS, mask_ratio=cfg.mask_ratio, snr_db=cfg.snr_db, seed=m.seed)
+
+    before, after = losses(ckpt.model), losses(tuned.model)
+    d = tuned.describe()
+    _console().print(
+        f"fine-tuned on {d['train_samples']} samples of {shard} (+{d['validation_samples']} for early stopping): "
+        f"{d['steps']} steps, best at step {d['best_step']}{' (stopped early)' if d['stopped_early'] else ''}; "
+        f"model {out}"
+    )
+    for kind in TUNE_MASKS:
+        _console().print(
+            f"{kind} mask on the {target.evaluated.size} evaluated samples: {before[kind]['model']:.4f} -> "
+            f"{after[kind]['model']:.4f} (all-zero {after[kind]['zeros']:.4f})"
+        )
+
+
+def _tuning_table(tuning: dict[str, Any]) -> Table:
+    table = Table(title="target models: early stopping (steps run, best step, samples)")
+    for col in ("shard", "model", "steps", "best step", "stopped early", "train / val samples", "samples seen"):
+        table.add_column(col)
+    for shard, models in tuning.items():
+        for name, d in models.items():
+            table.add_row(
+                shard,
+                name,
+                str(d["steps"]),
+                str(d["best_step"]),
+                "yes" if d["stopped_early"] else "no",
+                f"{d['train_samples']} / {d['validation_samples']}",
+                str(d["samples_seen"]),
+            )
+    return table
 
 
 def _table(metrics: dict[str, Any]) -> Table:
@@ -249,27 +362,70 @@ def probe(
     ),
     steps: Annotated[int, typer.Option(help="Optimiser steps of each head.")] = 200,
     snr_db: Annotated[float, typer.Option(help="Noise on the input CSI, dB.")] = 20.0,
-    seed: Annotated[int, typer.Option(help="Seed of the split, the labelled subset, the heads and the control.")] = 0,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Head seeds 0..N-1 (labelled subset, head initialisation, random encoder): mean ± std."
+        ),
+    ] = 3,
+    split_seed: Annotated[
+        int, typer.Option("--split-seed", "--seed", help="Seed of the train/test split and the impairments.")
+    ] = 0,
+    pooling: Annotated[
+        str,
+        typer.Option(
+            help="How the heads' features treat a sample's global phase: attentive (as given), phase-invariant "
+            "(canonical phase), rotation-mean (mean over 4 quarter turns)."
+        ),
+    ] = "attentive",
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     threads: Annotated[int, typer.Option(help="torch threads (0: torch's default).")] = 0,
 ) -> None:
-    """Frozen-encoder task heads (LoS F1, localisation MAE, best beam top-1) against a random encoder and baselines."""
+    """Frozen-encoder task heads (LoS F1, localisation MAE, best beam top-1/top-3) against a random encoder and
+    baselines, as mean ± std over --seeds seeds."""
     from wirelessdata.models import load_checkpoint, update_model_card
     from wirelessdata.models.probing import probe_tasks
 
     _threads(threads)
     model = load_checkpoint(run).model
     sources = {name.strip(): source for name in tasks.split(",") if name.strip()}
-    report = probe_tasks(model, sources, label_fraction=label_fraction, steps=steps, snr_db=snr_db, seed=seed)
+    report = probe_tasks(
+        model,
+        sources,
+        label_fraction=label_fraction,
+        steps=steps,
+        snr_db=snr_db,
+        seeds=seeds,
+        split_seed=split_seed,
+        pooling=pooling,
+    )
     update_model_card(run, {"frozen_encoder_heads": report})
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
         return
-    table = Table(title=f"frozen-encoder heads, {label_fraction:.0%} of the training labels, SNR {snr_db} dB")
+    _console().print(_probe_table(report, label_fraction, snr_db, seeds, pooling))
+
+
+def _probe_table(report: dict[str, Any], label_fraction: float, snr_db: float, seeds: int, pooling: str) -> Table:
+    """The report of ``probe_tasks`` as a table: every metric as mean ± std over the seeds (one value for the
+    deterministic classical baselines)."""
+    table = Table(
+        title=f"frozen-encoder heads, {label_fraction:.0%} of the training labels, SNR {snr_db} dB, "
+        f"{seeds} seed(s), {pooling} features: mean ± std"
+    )
     for col in ("task", "labelled", "predictor", "metrics", "test samples"):
         table.add_column(col)
     for name, res in report.items():
+        labelled = f"{min(res['labelled'])}-{max(res['labelled'])}" if len(set(res["labelled"])) > 1 else ""
+        labelled = labelled or str(res["labelled"][0])
         for pname, metrics in res["results"].items():
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "samples")
-            table.add_row(name, str(res["labelled"]), pname, shown, str(metrics["samples"]))
-    _console().print(table)
+            shown = ", ".join(f"{k} {_mean_std(v)}" for k, v in metrics.items() if k != "samples")
+            table.add_row(name, labelled, pname, shown, str(metrics["samples"]))
+    return table
+
+
+def _mean_std(metric: dict[str, Any]) -> str:
+    """``{"mean", "std", "values"}`` → ``"0.512 ± 0.031"`` (the value alone for a single run)."""
+    if len(metric["values"]) == 1:
+        return f"{metric['mean']:.3f}"
+    return f"{metric['mean']:.3f} ± {metric['std']:.3f}"

@@ -3,8 +3,9 @@
 Needs PyTorch (extra ``train``). See docs/model.md.
 """
 
-from wirelessdata.models.baselines import BASELINES, train_full_shot
+from wirelessdata.models.baselines import BASELINES
 from wirelessdata.models.evaluate import evaluate, model_predictor, prediction_task, reconstruction_losses
+from wirelessdata.models.finetune import Tuned, TuneSettings, tune
 from wirelessdata.models.masking import MASK_KINDS, TokenMask, make_mask
 from wirelessdata.models.train import (
     Checkpoint,
@@ -31,6 +32,8 @@ __all__ = [
     "TokenMask",
     "TrainConfig",
     "TrainResult",
+    "TuneSettings",
+    "Tuned",
     "WiFo",
     "ar_extrapolate",
     "csi_to_input",
@@ -42,7 +45,7 @@ __all__ = [
     "prediction_task",
     "reconstruction_losses",
     "train",
-    "train_full_shot",
+    "tune",
     "update_model_card",
     "zoh_predict",
 ]

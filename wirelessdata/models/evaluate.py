@@ -23,15 +23,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from wirelessdata.errors import ConfigError, WirelessDataError
-from wirelessdata.models.masking import MASK_KINDS, make_mask, prefix_mask
-from wirelessdata.models.train import objective_inputs
-from wirelessdata.models.wifo import WiFo, masked_mse, patch_grid
-from wirelessdata.read import ShardReader
+from wirelessdata.models.data import shard_batches
+from wirelessdata.models.masking import MASK_KINDS, prefix_mask
+from wirelessdata.models.objective import masked_losses
+from wirelessdata.models.wifo import WiFo, patch_grid
 from wirelessdata.tasks.base import Task
 from wirelessdata.tasks.evaluation import score_many
 from wirelessdata.tasks.extrapolation import TASK_AXIS, TASKS, Predictor
@@ -122,7 +121,7 @@ def reconstruction_losses(
     shards: Sequence[ShardInfo],
     *,
     masks: Sequence[str] = MASK_KINDS,
-    mask_ratio: float = 0.85,
+    mask_ratio: float = 0.5,
     snr_db: float | None = 20.0,
     seed: int = 0,
     batch_size: int = 32,
@@ -133,21 +132,14 @@ def reconstruction_losses(
     generator seeded by ``seed``. :returns: ``{shard: {mask: {"model": loss, "zeros": loss}}}`` (means over the
     hidden patches of all samples).
     """
-    device = next(model.parameters()).device
-    model.eval()
     out: dict[str, dict[str, dict[str, float]]] = {}
     for shard in shards:
-        generator = torch.Generator().manual_seed(seed)
-        sums = {kind: [0.0, 0.0, 0] for kind in masks}
-        reader = ShardReader(shard.url, ("csi",))
-        for start in range(0, shard.indices.size, batch_size):
-            csi = reader.read(shard.indices[start : start + batch_size])["csi"]
-            csi = torch.from_numpy(np.ascontiguousarray(csi))
-            noisy, target, grid = objective_inputs(csi, model.cfg.patch, snr_db, generator, device)
-            for kind in masks:
-                mask = make_mask(kind, csi.shape[0], grid, mask_ratio, generator)
-                sums[kind][0] += masked_mse(model(noisy, mask), target, mask).item() * csi.shape[0]
-                sums[kind][1] += masked_mse(torch.zeros_like(target), target, mask).item() * csi.shape[0]
-                sums[kind][2] += csi.shape[0]
-        out[shard.name] = {k: {"model": m / n, "zeros": z / n} for k, (m, z, n) in sums.items() if n}
+        out[shard.name] = masked_losses(
+            model,
+            shard_batches(shard.url, shard.indices, batch_size, shard.name),
+            masks,
+            mask_ratio=mask_ratio,
+            snr_db=snr_db,
+            seed=seed,
+        )
     return out

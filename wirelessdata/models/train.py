@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +28,19 @@ from torch import nn
 
 from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.models.masking import MASK_KINDS, make_mask
-from wirelessdata.models.wifo import (
-    MODEL_SIZES,
-    ModelConfig,
-    WiFo,
-    add_noise,
-    csi_to_input,
-    masked_mse,
-    normalise,
-    patch_grid,
-    patchify,
-)
+from wirelessdata.models.objective import objective_inputs
+from wirelessdata.models.wifo import DEFAULT_PATCH, MODEL_SIZES, ModelConfig, WiFo, masked_mse
 
 CHECKPOINT = "checkpoint.pt"
 MODEL_CARD = "model_card.json"
 SNAPSHOTS = "snapshots"  # kept copies of the checkpoint (train(keep_every=...))
-_FORMAT = "wirelessdata-wifo-checkpoint/1"
+_FORMAT_FAMILY = "wirelessdata-wifo-checkpoint/"
+_FORMAT = _FORMAT_FAMILY + "2"  # 2: sizes.toml architectures, locality bias, zero-init head, validation record
 
 Batches = Iterable[Mapping[str, Any]] | Callable[[int], Iterable[Mapping[str, Any]]]
+#: A held-out check of a model: mask → {"model": masked loss, "zeros": the all-zero prediction's}
+#: (``objective.masked_losses`` on fixed batches).
+Validate = Callable[[WiFo], Mapping[str, Mapping[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -54,24 +49,32 @@ class TrainConfig:
 
     ``steps`` is the length of the schedule (optimiser steps); the learning rate rises linearly from 0 to ``lr``
     over ``warmup_steps`` and follows a half cosine down to ``min_lr`` at ``steps``. ``mask_schedule``:
-    ``mean`` averages the loss of every mask of ``masks`` on every batch (one forward pass each); ``sample`` draws
-    one of them per batch (uniformly, from the run's generator, as WiFo does), about ``len(masks)`` times cheaper
-    per sample. (Drawn, not taken in turn: a loader that interleaves shards periodically would otherwise pair
-    each shard with one mask.)
+    ``sample`` (default) draws one mask of ``masks`` per batch (uniformly, from the run's generator, as WiFo
+    does); ``mean`` averages the loss of every mask on every batch (one forward pass each, ``len(masks)`` times
+    the cost). ``mask_ratio`` is the hidden share of the ``random`` mask. ``grad_clip``: the global gradient
+    norm is clipped to it (0: off). ``locality``: the 3D ALiBi attention bias of the model (``ModelConfig``).
+
+    Early stopping (``train(validate=...)``): every ``eval_every`` steps the held-out loss (mean over masks) is
+    measured; after ``patience`` checks without a new best the run stops (``patience=0``: never), and the
+    checkpoint keeps the best weights, which ``load_checkpoint`` returns.
     """
 
-    model: str = "tiny"
-    patch: tuple[int, int, int] = (4, 4, 4)
-    steps: int = 1000
-    lr: float = 1e-3
+    model: str = "little"
+    patch: tuple[int, int, int] = DEFAULT_PATCH
+    steps: int = 600
+    lr: float = 3e-3
     min_lr: float = 1e-5
-    warmup_steps: int = 50
+    warmup_steps: int = 30
     weight_decay: float = 0.05
     betas: tuple[float, float] = (0.9, 0.999)
-    mask_ratio: float = 0.85
+    mask_ratio: float = 0.5
     masks: tuple[str, ...] = MASK_KINDS
-    mask_schedule: str = "mean"
+    mask_schedule: str = "sample"
     snr_db: float | None = 20.0
+    grad_clip: float = 1.0
+    locality: bool = True
+    eval_every: int = 50
+    patience: int = 0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -87,6 +90,8 @@ class TrainConfig:
             (bool(self.masks) and set(self.masks) <= set(MASK_KINDS), f"masks must be among {', '.join(MASK_KINDS)}"),
             (self.mask_schedule in ("mean", "sample"), "mask_schedule must be mean or sample"),
             (self.snr_db is None or math.isfinite(self.snr_db), "snr_db must be a finite number or None"),
+            (self.grad_clip >= 0, "grad_clip must be 0 (off) or positive"),
+            (self.eval_every >= 1 and self.patience >= 0, "eval_every must be at least 1 and patience at least 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -104,7 +109,7 @@ class TrainConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     def model_config(self) -> ModelConfig:
-        return ModelConfig.of_size(self.model, tuple(self.patch))
+        return replace(ModelConfig.of_size(self.model, tuple(self.patch)), locality=self.locality)
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,12 @@ class StepInfo:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """``losses``: the loss of every step since step 1 (across resumes); ``samples``/``seconds``: this call only."""
+    """``losses``: the loss of every step since step 1 (across resumes); ``samples``/``seconds``: this call only.
+
+    ``validation``: the held-out checks (``{"step", "losses": {mask: {"model", "zeros"}}, "loss"}`` each, across
+    resumes; empty without ``validate``); ``best_step``: the step of the kept weights (the last one without
+    validation); ``stopped_early``: the run stopped for lack of progress before ``steps``.
+    """
 
     checkpoint: Path
     model_card: Path
@@ -130,26 +140,22 @@ class TrainResult:
     losses: tuple[float, ...]
     samples: int
     seconds: float
+    validation: tuple[dict[str, Any], ...] = ()
+    best_step: int = 0
+    stopped_early: bool = False
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A loaded checkpoint: the model (eval mode), its training configuration, step and loss curve."""
+    """A loaded checkpoint: the model (eval mode; the best weights of a run with validation), its training
+    configuration, step, loss curve and held-out checks."""
 
     model: WiFo
     config: TrainConfig
     step: int
     losses: tuple[float, ...]
-
-
-def objective_inputs(
-    csi: Any, patch: tuple[int, int, int], snr_db: float | None, generator: torch.Generator, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int, int]]:
-    """What the masked objective sees of a complex CSI batch ``[B, T, K, Nbs, Nue]``: the unit-power model input
-    with noise at ``snr_db`` ``[B, 2, T, N, K]`` (on ``device``), its clean patches ``[B, L, P]`` (the target)
-    and the patch grid ``(T', N', K')``."""
-    x, _ = normalise(csi_to_input(csi).to(device))
-    return add_noise(x, snr_db, generator), patchify(x, patch), patch_grid(tuple(x.shape[2:]), patch)
+    validation: tuple[dict[str, Any], ...] = ()
+    best_step: int = 0
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -188,6 +194,28 @@ class _Run:
         self.generator = torch.Generator().manual_seed(cfg.seed)  # masks and noise, always on the CPU
         self.step = 0
         self.losses: list[float] = []
+        self.validation: list[dict[str, Any]] = []  # held-out checks, in step order
+        self.best: dict[str, Any] | None = None  # {"step", "loss", "model": state_dict on the CPU}
+        self.stale = 0  # checks since the best one
+        self.stopped = False  # early stopping ended the run
+
+    def autocast(self) -> Any:
+        """bf16 autocast on CUDA (tensor cores; fp32 master weights); nothing on the CPU."""
+        enabled = self.device.type == "cuda"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def check(self, validate: Validate) -> bool:
+        """Run the held-out check; record it; True when the run should stop (``patience`` checks, no new best)."""
+        losses = {k: dict(v) for k, v in validate(self.model).items()}
+        loss = sum(v["model"] for v in losses.values()) / max(1, len(losses))
+        self.validation.append({"step": self.step, "loss": loss, "losses": losses})
+        if self.best is None or loss < self.best["loss"]:
+            state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            self.best, self.stale = {"step": self.step, "loss": loss, "model": state}, 0
+        else:
+            self.stale += 1
+        self.stopped = self.cfg.patience > 0 and self.stale >= self.cfg.patience
+        return self.stopped
 
     def train_step(self, batch: Mapping[str, Any]) -> float:
         """One optimiser step on ``batch``; returns the loss (masked MSE, averaged over the masks of the step)."""
@@ -201,9 +229,13 @@ class _Run:
         loss = torch.zeros((), device=self.device)
         for kind in kinds:
             mask = make_mask(kind, noisy.shape[0], grid, self.cfg.mask_ratio, self.generator)
-            loss = loss + masked_mse(self.model(noisy, mask), target, mask) / len(kinds)
+            with self.autocast():
+                pred = self.model(noisy, mask)
+            loss = loss + masked_mse(pred.float(), target, mask) / len(kinds)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
         self.step += 1
@@ -220,6 +252,10 @@ class _Run:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "rng": self.generator.get_state(),
+            "validation": list(self.validation),
+            "best": self.best,
+            "stale": self.stale,
+            "stopped": self.stopped,
         }
 
     def load(self, state: Mapping[str, Any]) -> None:
@@ -228,6 +264,8 @@ class _Run:
         self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["rng"])
         self.step, self.losses = int(state["step"]), [float(v) for v in state["losses"]]
+        self.validation, self.best = list(state["validation"]), state["best"]
+        self.stale, self.stopped = int(state["stale"]), bool(state["stopped"])
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
@@ -241,13 +279,20 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         raise WirelessDataError(f"no checkpoint at {path}; train first (wirelessdata train)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        TrainConfig.from_dict(state["config"])
+        if state.get("format") == _FORMAT:
+            TrainConfig.from_dict(state["config"])
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise WirelessDataError(
             f"checkpoint {path} is corrupt or not a wirelessdata checkpoint ({type(exc).__name__}); "
             "delete it to start over"
         ) from None
     if not isinstance(state, dict) or state.get("format") != _FORMAT:
+        found = state.get("format") if isinstance(state, dict) else None
+        if isinstance(found, str) and found.startswith(_FORMAT_FAMILY):
+            raise WirelessDataError(
+                f"checkpoint {path} was written by another version of the reference model ({found}, this one reads "
+                f"{_FORMAT}); train it again with this version (wirelessdata train) or use the version that wrote it"
+            )
         raise WirelessDataError(f"checkpoint {path} is not a {_FORMAT} checkpoint; delete it to start over")
     return state
 
@@ -263,12 +308,20 @@ def load_checkpoint(path: Path, device: str | torch.device | None = None) -> Che
     state = read_checkpoint(path)
     cfg = TrainConfig.from_dict(state["config"])
     model = WiFo(cfg.model_config())
+    best = state.get("best")
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(best["model"] if best else state["model"])
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise _mismatch(path, exc) from None
     model.to(device or default_device()).eval()
-    return Checkpoint(model=model, config=cfg, step=int(state["step"]), losses=tuple(state["losses"]))
+    return Checkpoint(
+        model=model,
+        config=cfg,
+        step=int(state["step"]),
+        losses=tuple(state["losses"]),
+        validation=tuple(state.get("validation", ())),
+        best_step=int(best["step"]) if best else int(state["step"]),
+    )
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -277,7 +330,7 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.replace(tmp, path)
 
 
-def _write_card(out_dir: Path, run: _Run, data: Any, seconds: float, samples: int) -> Path:
+def _write_card(out_dir: Path, run: _Run, data: Any, seconds: float, samples: int, init: Any) -> Path:
     path = out_dir / MODEL_CARD
     previous = json.loads(path.read_text()) if path.is_file() else {}
     card = {
@@ -294,6 +347,10 @@ def _write_card(out_dir: Path, run: _Run, data: Any, seconds: float, samples: in
             "checkpoint": CHECKPOINT,
             "step": run.step,
             "final_loss": run.losses[-1] if run.losses else None,
+            "initialised_from": init if init is not None else previous.get("training", {}).get("initialised_from"),
+            "validation": run.validation,
+            "best_step": run.best["step"] if run.best else run.step,
+            "stopped_early": run.stopped,
             "last_session": {"samples": samples, "seconds": round(seconds, 3), "device": str(run.device)},
             "torch": torch.__version__,
         },
@@ -343,6 +400,18 @@ def _resume(run: _Run, out_dir: Path, resume: bool) -> None:
         raise _mismatch(out_dir / CHECKPOINT, exc) from None
 
 
+def _initialise(run: _Run, init: Path) -> str:
+    """Load the weights of the pretrained run ``init`` into ``run`` (fine-tuning); same architecture required."""
+    pretrained = load_checkpoint(init, "cpu")
+    if pretrained.config.model_config() != run.cfg.model_config():
+        raise ConfigError(
+            f"cannot fine-tune from {init}: its architecture ({pretrained.config.model}, patch "
+            f"{tuple(pretrained.config.patch)}) differs from this run's ({run.cfg.model}, patch {tuple(run.cfg.patch)})"
+        )
+    run.model.load_state_dict(pretrained.model.state_dict())
+    return str(init)
+
+
 def train(
     batches: Batches,
     cfg: TrainConfig,
@@ -354,8 +423,11 @@ def train(
     keep_every: int = 0,
     device: str | torch.device | None = None,
     data: Any = None,
+    validate: Validate | None = None,
+    init: Path | None = None,
 ) -> TrainResult:
-    """Train (or resume) a WiFo model on ``batches`` until ``cfg.steps`` steps or the end of the stream.
+    """Train (or resume) a WiFo model on ``batches`` until ``cfg.steps`` steps, the end of the stream, or early
+    stopping.
 
     :param batches: batch dicts in step order (step 1 first). On resume the first ``step`` batches of an iterable
         are skipped; a callable is called with the number of steps already done and must yield from there.
@@ -367,13 +439,18 @@ def train(
         in ``out_dir/snapshots/step-NNNNNN/``, a run directory of its own (for learning curves: ``evaluate`` it).
     :param device: default CUDA when present, else CPU.
     :param data: JSON-able description of the training data (e.g. the manifest) for the model card.
+    :param validate: held-out check run every ``cfg.eval_every`` steps and at the end (per-mask learning curves in
+        the checkpoint and model card); with ``cfg.patience`` it also stops the run and keeps the best weights.
+    :param init: a pretrained run (directory or checkpoint) whose weights start this run (fine-tuning; same
+        architecture); ignored on resume, where the checkpoint holds the weights.
     :raises WirelessDataError: no batches, bad CSI, corrupt checkpoint, or a different config on resume.
     """
     out_dir = Path(out_dir)
     if keep_every < 0:
         raise ConfigError(f"keep_every must be 0 (off) or a positive number of steps, got {keep_every}")
-    out_dir.mkdir(parents=True, exist_ok=True)
     run = _Run(cfg, torch.device(device) if device else default_device())
+    origin = _initialise(run, Path(init)) if init is not None and not (out_dir / CHECKPOINT).exists() else None
+    out_dir.mkdir(parents=True, exist_ok=True)
     _resume(run, out_dir, resume)
     start, saved, samples, began = run.step, run.step, 0, time.perf_counter()
     stream = batches(start) if callable(batches) else itertools.islice(batches, start, None)
@@ -383,26 +460,33 @@ def train(
 
     def save() -> None:
         _atomic_write(out_dir / CHECKPOINT, lambda p: torch.save(run.state(), p))
-        _write_card(out_dir, run, data, time.perf_counter() - began, samples)
+        _write_card(out_dir, run, data, time.perf_counter() - began, samples, origin)
         if kept():
             _keep_snapshot(out_dir, run.step)
 
-    for _, batch in zip(range(start, cfg.steps), stream, strict=False):
+    for _, batch in zip(range(start, cfg.steps if not run.stopped else start), stream, strict=False):
         shard = str(batch.get("shard", "?"))
         try:
             loss = run.train_step(batch)
         except WirelessDataError as exc:
             raise type(exc)(f"shard {shard}: {exc}") from None
         samples += int(batch["csi"].shape[0])
-        if run.step % checkpoint_every == 0 or run.step == cfg.steps or kept():
+        due = run.step % cfg.eval_every == 0 or run.step == cfg.steps
+        stop = validate is not None and due and run.check(validate)
+        if stop or run.step % checkpoint_every == 0 or run.step == cfg.steps or kept():
             save()
             saved = run.step
         if on_step is not None:
             lr = run.scheduler.get_last_lr()[0]
             on_step(StepInfo(run.step, cfg.steps, loss, lr, samples, shard, time.perf_counter() - began))
+        if stop:
+            break
     if run.step == 0:
         raise WirelessDataError("no training batches: the data selects no training samples")
-    if run.step != saved:  # the stream ended between checkpoints
+    checked = validate is not None and not run.stopped and (not run.validation or run.validation[-1]["step"] < run.step)
+    if checked:
+        run.check(validate)  # the stream ended between checks
+    if run.step != saved or checked:
         save()
     return TrainResult(
         checkpoint=out_dir / CHECKPOINT,
@@ -411,4 +495,7 @@ def train(
         losses=tuple(run.losses),
         samples=samples,
         seconds=time.perf_counter() - began,
+        validation=tuple(run.validation),
+        best_step=run.best["step"] if run.best else run.step,
+        stopped_early=run.stopped,
     )

@@ -10,13 +10,17 @@ half" away from half of the real snapshots).
 
 Pipeline: Conv3d patch embedding (kernel = stride = patch) + STF-PE → encoder over the visible tokens →
 linear projection to the decoder width, mask tokens at the hidden positions + STF-PE → decoder → linear head
-to the ``2 * pt * pn * pk`` values of every patch. The loss is the MSE on the hidden patches.
+(zero at initialisation) to the ``2 * pt * pn * pk`` values of every patch. Every attention adds the 3D ALiBi
+``locality_bias`` (``ModelConfig.locality``). The loss is the MSE on the hidden patches. Named sizes are in
+``sizes.toml``.
 """
 
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass
+from importlib import resources
 
 import torch
 import torch.nn.functional as F
@@ -28,11 +32,13 @@ from wirelessdata.tasks.layout import csi_to_input, normalise
 from wirelessdata.tasks.noise import noise_std
 
 __all__ = [
+    "DEFAULT_PATCH",
     "MODEL_SIZES",
     "ModelConfig",
     "WiFo",
     "add_noise",
     "csi_to_input",
+    "locality_bias",
     "masked_mse",
     "normalise",
     "patch_grid",
@@ -44,28 +50,38 @@ __all__ = [
 Patch = tuple[int, int, int]
 Grid = tuple[int, int, int]
 
-#: WiFo's sizes: encoder 6 blocks and decoder 4 blocks of the same width, 8 heads, MLP ratio 2.
-MODEL_SIZES: dict[str, int] = {"tiny": 64, "little": 128, "small": 256, "base": 512}
+#: Named architectures (``sizes.toml``, data): size → ModelConfig fields (widths, blocks, heads).
+MODEL_SIZES: dict[str, dict[str, int]] = tomllib.loads(
+    resources.files("wirelessdata.models").joinpath("sizes.toml").read_text()
+)
+
+#: The default patch (time, antenna, subcarrier): it divides every WiFo configuration (T 16/24, N 4-32,
+#: K 32-128) and its halves along time and subcarriers, which the prediction tasks cut at.
+DEFAULT_PATCH: Patch = (4, 4, 8)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of a ``WiFo`` model; ``of_size`` gives the published sizes."""
+    """Architecture of a ``WiFo`` model; ``of_size`` gives the named sizes of ``sizes.toml``.
 
-    embed_dim: int = 64
+    ``locality``: the 3D ALiBi attention bias of ``locality_bias`` in every block (encoder and decoder).
+    """
+
+    embed_dim: int = 128
     depth: int = 6
     decoder_dim: int = 64
-    decoder_depth: int = 4
-    num_heads: int = 8
+    decoder_depth: int = 2
+    num_heads: int = 4
     mlp_ratio: float = 2.0
-    patch: Patch = (4, 4, 4)
+    patch: Patch = DEFAULT_PATCH
+    locality: bool = True
 
     @classmethod
-    def of_size(cls, size: str, patch: Patch = (4, 4, 4)) -> ModelConfig:
-        """The WiFo configuration ``size`` (tiny, little, small, base) with ``patch`` = (time, antenna, subcarrier)."""
+    def of_size(cls, size: str, patch: Patch = DEFAULT_PATCH) -> ModelConfig:
+        """The architecture ``size`` of ``sizes.toml`` with ``patch`` = (time, antenna, subcarrier)."""
         if size not in MODEL_SIZES:
             raise ConfigError(f"unknown model size {size!r}; choose one of {', '.join(MODEL_SIZES)}")
-        return cls(embed_dim=MODEL_SIZES[size], decoder_dim=MODEL_SIZES[size], patch=patch)
+        return cls(**MODEL_SIZES[size], patch=tuple(patch))
 
 
 def add_noise(x: Tensor, snr_db: float | None, generator: torch.Generator | None = None) -> Tensor:
@@ -132,6 +148,31 @@ def stf_pos_embed(grid: Grid, dim: int) -> Tensor:
     return torch.cat([sincos_1d(c.flatten(), w) for c, w in zip(coords, widths, strict=True)], dim=1)
 
 
+def grid_coords(grid: Grid, device: torch.device | None = None) -> Tensor:
+    """Patch coordinates ``[L, 3]`` (t, n, k) of the tokens of ``grid``, in token order, float32."""
+    axes = torch.meshgrid(*(torch.arange(g, device=device) for g in grid), indexing="ij")
+    return torch.stack([a.flatten() for a in axes], dim=1).float()
+
+
+def locality_bias(grid: Grid, tokens: Tensor, num_heads: int) -> Tensor:
+    """Additive attention bias ``[B', heads, L', L']`` between the tokens ``tokens`` ``[B', L']`` of ``grid``.
+
+    ALiBi on the 3D patch grid: head ``h`` adds ``-2^-h * d`` with ``d`` the L1 distance in patches over
+    (time, antenna, subcarrier); the last head adds nothing (global). At initialisation every hidden token then
+    draws mostly from its nearest visible ones, which are the ones correlated with it: the decoder starts copying
+    phase-coherently instead of averaging random phases to zero (the all-zero plateau of CSI reconstruction).
+    """
+    coords = grid_coords(grid, tokens.device)[tokens]  # [B', L', 3]
+    slopes = torch.tensor([2.0**-h for h in range(num_heads - 1)] + [0.0], device=tokens.device)
+    dist = torch.cdist(coords, coords, p=1)  # [B', L', L']
+    return -slopes.view(1, -1, 1, 1) * dist[:, None]
+
+
+def _shared_rows(keep: Tensor) -> Tensor:
+    """``keep`` ``[B, L']`` as ``[1, L']`` when every sample keeps the same tokens (prefix masks), else as is."""
+    return keep[:1] if keep.shape[0] == 1 or bool((keep == keep[:1]).all()) else keep
+
+
 class Block(nn.Module):
     """Pre-norm transformer block: multi-head self-attention and an MLP (GELU), both residual; ``[B, L, D]``."""
 
@@ -147,11 +188,12 @@ class Block(nn.Module):
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, bias: Tensor | None = None) -> Tensor:
+        """``x`` ``[B, L, D]``; ``bias`` (optional) an additive attention bias ``[B or 1, heads, L, L]``."""
         b, length, dim = x.shape
         qkv = self.qkv(self.norm1(x)).reshape(b, length, 3, self.num_heads, dim // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)
-        attn = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, length, dim)
+        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(b, length, dim)
         x = x + self.proj(attn)
         return x + self.mlp(self.norm2(x))
 
@@ -175,6 +217,9 @@ class WiFo(nn.Module):
         self.head = nn.Linear(cfg.decoder_dim, patch_values)
         self.apply(_init_weights)
         nn.init.normal_(self.mask_token, std=0.02)
+        # The head starts at zero: the first prediction is the all-zero one (loss 0.5 on unit-power samples,
+        # instead of about 0.7 for a random head), so early steps learn signal rather than undo noise.
+        nn.init.zeros_(self.head.weight)
 
     def forward(self, x: Tensor, mask: TokenMask) -> Tensor:
         """Predicted patch values ``[B, L, 2 * pt * pn * pk]`` (``patchify`` layout) of ``x`` ``[B, 2, T, N, K]``.
@@ -189,8 +234,12 @@ class WiFo(nn.Module):
         full = self.mask_token.expand(x.shape[0], math.prod(grid), -1)
         z = full.scatter(1, keep[..., None].expand(-1, -1, z.shape[-1]), z)
         z = z + stf_pos_embed(grid, self.cfg.decoder_dim).to(z)
+        bias = None
+        if self.cfg.locality:
+            everything = torch.arange(math.prod(grid), device=x.device)[None]
+            bias = locality_bias(grid, everything, self.cfg.num_heads).to(z.dtype)
         for block in self.decoder:
-            z = block(z)
+            z = block(z, bias)
         return self.head(self.decoder_norm(z))
 
     def encode(self, x: Tensor) -> Tensor:
@@ -208,8 +257,9 @@ class WiFo(nn.Module):
         tokens = self.patch_embed(x).flatten(2).transpose(1, 2)  # [B, L, D]
         tokens = tokens + stf_pos_embed(grid, self.cfg.embed_dim).to(tokens)
         z = tokens.gather(1, keep[..., None].expand(-1, -1, tokens.shape[-1]))
+        bias = locality_bias(grid, _shared_rows(keep), self.cfg.num_heads).to(z.dtype) if self.cfg.locality else None
         for block in self.encoder:
-            z = block(z)
+            z = block(z, bias)
         return self.encoder_norm(z)
 
     def reconstruct(self, x: Tensor, mask: TokenMask) -> Tensor:

@@ -45,3 +45,27 @@ def input_to_csi(x: Tensor, num_bs: int, num_ue: int) -> Tensor:
     """Model layout ``[B, 2, T, N, K]`` -> complex ``[B, T, K, Nbs, Nue]`` (inverse of ``csi_to_input``)."""
     b, _, t, _, k = x.shape
     return torch.view_as_complex(x.permute(0, 2, 4, 3, 1).contiguous()).reshape(b, t, k, num_bs, num_ue)
+
+
+#: model-layout axis of the CSI-layout axes a task can be given along: 1 (snapshots) -> 2 (T), 2 (subcarriers) -> 4 (K)
+MODEL_AXIS: dict[int, int] = {1: 2, 2: 4}
+
+
+def given_input(given: Tensor, n_unknown: int, axis: int) -> tuple[Tensor, Tensor]:
+    """The given part of a prediction task as the normalised model input, and its per-sample scale.
+
+    :param given: complex CSI ``[B, T, K, Nbs, Nue]`` holding the ``n_known`` given entries along CSI ``axis``
+        (1: snapshots, 2: subcarriers).
+    :param n_unknown: entries to predict after them along ``axis``.
+    :returns: ``(x / s, s)``: ``x`` ``[B, 2, T, N, K]`` float32 (``csi_to_input``) with the given part zero-padded
+        by ``n_unknown`` along the task axis, ``s`` ``[B, 1, 1, 1, 1]`` the RMS complex amplitude of the given part
+        (``normalise``), in the CSI's unit. Classical predictors, the WiFo model and the Wiener fit all see this.
+    """
+    n_known = given.shape[axis]
+    shape = list(given.shape)
+    shape[axis] = n_known + n_unknown
+    full = torch.zeros(shape, dtype=torch.complex64)
+    full.narrow(axis, 0, n_known).copy_(given)
+    x = csi_to_input(full)
+    _, scale = normalise(x.narrow(MODEL_AXIS[axis], 0, n_known))
+    return x / scale, scale

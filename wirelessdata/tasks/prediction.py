@@ -6,29 +6,34 @@
   clean subcarriers ``known .. known+target-1`` ``[B, T, target, Nbs, Nue]`` (extrapolation to the band above).
 
 Metric NMSE (dB) over the target part (:func:`wirelessdata.tasks.metrics.nmse`). Baselines: the zero-order hold
-and the AR (linear-prediction) extrapolator of :mod:`wirelessdata.tasks.extrapolation`, run in the model layout by
-:class:`AxisPredictor` (which ``wirelessdata evaluate`` also uses for the WiFo model).
+and the AR (linear-prediction) extrapolators, fixed order (``ar``) and order chosen per sample (``ar-auto``), of
+:mod:`wirelessdata.tasks.extrapolation`, and the Wiener / LMMSE predictor fitted on the training split
+(``wiener``, :mod:`wirelessdata.tasks.wiener`), run in the model layout by :class:`AxisPredictor` (which
+``wirelessdata evaluate`` also uses for the WiFo model).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
 from torch import Tensor
 
 from wirelessdata.tasks.base import Baseline, NmseTask, Param, TaskBatch, need, positive
-from wirelessdata.tasks.extrapolation import TASK_AXIS, ARPredictor, Predictor, zoh_predict
+from wirelessdata.tasks.extrapolation import ARPredictor, Predictor, zoh_predict
 from wirelessdata.tasks.impairments import Region
-from wirelessdata.tasks.layout import csi_to_input, input_to_csi, normalise
+from wirelessdata.tasks.layout import given_input, input_to_csi
 from wirelessdata.tasks.source import ShardInfo
+from wirelessdata.tasks.wiener import WienerPredictor
+
+if TYPE_CHECKING:
+    from wirelessdata.tasks.view import TaskView
 
 
 class AxisPredictor(Baseline):
     """A predictor of the model layout (``zoh``, ``ar``, a WiFo model: ``extrapolation.Predictor``) on a view.
 
     The given part ``inp`` is zero-padded to the full length along the task axis, normalised per sample by its
-    RMS amplitude (``tasks.layout.normalise``), predicted, and the unknown part scaled back.
+    RMS amplitude (``tasks.layout.given_input``), predicted, and the unknown part scaled back.
     """
 
     def __init__(self, predictor: Predictor, task: str) -> None:
@@ -37,20 +42,32 @@ class AxisPredictor(Baseline):
     def predict(self, inp: Tensor, meta: Any) -> Tensor:
         axis = 1 if self.task == "time" else 2  # in the CSI layout
         n_known, n_unknown = inp.shape[axis], meta.target_shape[axis]
-        shape = list(inp.shape)
-        shape[axis] = n_known + n_unknown
-        full = torch.zeros(shape, dtype=torch.complex64)
-        full.narrow(axis, 0, n_known).copy_(inp)
-        x = csi_to_input(full)
-        _, scale = normalise(x.narrow(TASK_AXIS[self.task], 0, n_known))
-        out = self.predictor(x / scale, self.task, n_known) * scale
+        x, scale = given_input(inp, n_unknown, axis)
+        out = self.predictor(x, self.task, n_known) * scale
         pred = input_to_csi(out, inp.shape[3], inp.shape[4])
         return pred.narrow(axis, n_known, n_unknown)
 
 
+class WienerBaseline(AxisPredictor):
+    """``wiener``: a :class:`~wirelessdata.tasks.wiener.WienerPredictor` fitted on the training view, then run as
+    an :class:`AxisPredictor`."""
+
+    needs_fit: ClassVar[bool] = True
+
+    def __init__(self, task: str, ridge: float = 1e-6) -> None:
+        self.wiener = WienerPredictor(ridge=ridge)
+        super().__init__(self.wiener, task)
+
+    def fit(self, view: TaskView) -> None:
+        self.wiener.fit_view(view)
+
+
 class _AxisPrediction(NmseTask):
     metric_desc = "NMSE (dB) = 10 log10 of the mean over samples of ||H_pred - H||^2 / ||H||^2 on the target part"
-    baseline_desc = "zoh (repeat the last given slice), ar (order-4 linear prediction, models.baselines)"
+    baseline_desc = (
+        "zoh (repeat the last given slice), ar (order-4 linear prediction), ar-auto (order 1-8 chosen per sample "
+        "on the given part), wiener (linear MMSE of the unknown from the given entries, fitted on the train split)"
+    )
     axis: ClassVar[int]
     model_task: ClassVar[str]
     known_key: ClassVar[str]
@@ -72,6 +89,8 @@ class _AxisPrediction(NmseTask):
         return {
             "zoh": AxisPredictor(zoh_predict, self.model_task),
             "ar": AxisPredictor(ARPredictor(order=4), self.model_task),
+            "ar-auto": AxisPredictor(ARPredictor(order="auto", max_order=8), self.model_task),
+            "wiener": WienerBaseline(self.model_task),
         }
 
 

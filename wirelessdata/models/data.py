@@ -1,0 +1,119 @@
+"""The CSI a model run reads outside the pretraining stream: batches of one shard's samples, the held-out shards
+of a manifest split divided into evaluated and target-training samples, and the tuning subsets of the latter.
+
+The division is by a hash of ``sample_id`` (``mix.spec.val_mask`` with the manifest's seed), so ``evaluate``,
+``finetune`` and every baseline see the same evaluated samples, and no target-training sample is evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from wirelessdata.errors import ConfigError
+from wirelessdata.mix.manifest import Manifest
+from wirelessdata.mix.spec import val_mask
+from wirelessdata.read import ShardReader
+
+#: Share of a tuning set (few-shot or full-shot) held back for early stopping.
+VALIDATION_FRACTION = 0.125
+#: Salt of the validation hash, apart from the evaluation split's.
+_VALIDATION_SALT = 104729
+
+
+def shard_batches(url: str, indices: np.ndarray, batch_size: int, shard: str) -> list[dict[str, Any]]:
+    """The samples ``indices`` of the shard at ``url`` as batches ``{"csi": complex64 [B, T, K, Nbs, Nue],
+    "sample_id": int64 [B], "shard": name}`` of at most ``batch_size``, in index order (read once, in memory)."""
+    reader = ShardReader(url, ("csi", "sample_id"))
+    out = []
+    for k in range(0, indices.size, batch_size):
+        data = reader.read(indices[k : k + batch_size])
+        out.append(
+            {
+                "csi": torch.from_numpy(np.ascontiguousarray(data["csi"])),
+                "sample_id": torch.from_numpy(data["sample_id"].astype(np.int64)),
+                "shard": shard,
+            }
+        )
+    return out
+
+
+def split_batches(manifest: Manifest, split: str, limit: int, batch_size: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` samples of ``manifest``'s ``split``, spread evenly over its shards, as ``shard_batches``
+    (one shard per batch): the fixed held-out batches of the training checks."""
+    chosen = _selected(manifest, split)
+    per_shard = max(1, limit // max(1, len(chosen)))
+    batches: list[dict[str, Any]] = []
+    for index, indices in chosen.items():
+        picked = np.unique(indices[np.linspace(0, indices.size - 1, min(per_shard, indices.size)).astype(int)])
+        batches += shard_batches(manifest.shards[index].url, picked, batch_size, manifest.shards[index].name)
+    return batches
+
+
+def _selected(manifest: Manifest, split: str) -> dict[int, np.ndarray]:
+    """Shard number → the sorted sample indices ``split`` selects of it."""
+    chosen: dict[int, list[np.ndarray]] = {}
+    for source in manifest.split(split):
+        for sel in source.selections:
+            chosen.setdefault(sel.shard, []).append(sel.indices)
+    return {k: np.unique(np.concatenate(v)) for k, v in chosen.items()}
+
+
+@dataclass(frozen=True)
+class TargetShard:
+    """A held-out shard of a manifest split: ``evaluated`` sample indices (scored) and ``training`` ones (what
+    few-shot fine-tuning, the full-shot model and the fitted classical predictors may learn from)."""
+
+    name: str
+    url: str
+    evaluated: np.ndarray
+    training: np.ndarray
+
+
+def target_shards(manifest: Manifest, split: str, eval_fraction: float) -> list[TargetShard]:
+    """The shards of ``manifest``'s ``split``, each divided by a hash of ``sample_id``: ``eval_fraction`` of its
+    samples evaluated, the rest its training split."""
+    if not 0 < eval_fraction < 1:
+        raise ConfigError(f"eval_fraction {eval_fraction} must lie strictly between 0 and 1")
+    out = []
+    for index, indices in _selected(manifest, split).items():
+        shard = manifest.shards[index]
+        ids = ShardReader(shard.url, ("sample_id",)).read(indices)["sample_id"]
+        held = val_mask(ids, eval_fraction, manifest.seed)
+        out.append(TargetShard(shard.name, shard.url, indices[held], indices[~held]))
+    return out
+
+
+def find_target(targets: Sequence[TargetShard], name: str) -> TargetShard:
+    """The target shard called ``name`` (a one-line error listing the others)."""
+    for target in targets:
+        if target.name == name:
+            return target
+    raise ConfigError(f"no shard {name!r} in the split; choose one of {', '.join(t.name for t in targets)}")
+
+
+def tuning_split(target: TargetShard, samples: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``samples`` of the target's training split (all when None; a seeded draw otherwise), divided into
+    tuning ``train`` and early-stopping ``validation`` indices (``VALIDATION_FRACTION``, at least one each)."""
+    pool = target.training
+    if samples is not None:
+        if samples < 2:
+            raise ConfigError(f"--samples {samples}: tuning needs at least 2 samples (one to train, one to validate)")
+        if samples > pool.size:
+            raise ConfigError(
+                f"--samples {samples} is larger than the training split of shard {target.name} ({pool.size} samples; "
+                "the evaluated ones are kept apart); choose at most that or a smaller --eval-fraction"
+            )
+        pool = np.sort(np.random.default_rng(seed).permutation(pool)[:samples])
+    if pool.size < 2:
+        raise ConfigError(f"shard {target.name} has {pool.size} training sample(s); tuning needs at least 2")
+    ids = ShardReader(target.url, ("sample_id",)).read(pool)["sample_id"]
+    held = val_mask(ids, VALIDATION_FRACTION, seed + _VALIDATION_SALT)
+    if not held.any() or held.all():  # tiny sets: keep one sample on each side
+        held = np.zeros(pool.size, bool)
+        held[-1] = True
+    return pool[~held], pool[held]
