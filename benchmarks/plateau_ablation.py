@@ -1,7 +1,7 @@
 """What gets the reference model off the all-zero plateau early: per-mask learning curves of recipe variants.
 
 Each variant trains on the training split of a manifest (default: the default corpus through catalog/default.toml)
-for ``--steps`` steps of 32 with the same data order, and is checked every ``--every`` steps on up to 128 samples
+for ``--steps`` steps of ``--batch-size`` (32) with the same data order, and is checked every ``--every`` steps on up to 128 samples
 of the manifest's val split: the masked loss of each mask as a fraction of the all-zero prediction's (1.00 = on the
 plateau; below 1 = learned something). Variants:
 
@@ -14,7 +14,7 @@ plateau; below 1 = learned something). Variants:
 (The zero-initialised output head is part of every variant.)
 
 Run: .venv/bin/python benchmarks/plateau_ablation.py --manifest manifest.json [--steps 120] [--every 20]
-     [--variants wifo,default,no-locality,ratio-0.85] [--threads 2]
+     [--variants wifo,default,no-locality,ratio-0.85] [--threads 2] [--batch-size 32]
 """
 
 from __future__ import annotations
@@ -48,11 +48,12 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=20)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=32)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     m = load_manifest(args.manifest)
     held = split_batches(m, "val", 128, 32)
-    print(f"{args.steps} steps of 32, checks every {args.every} on {sum(len(b['csi']) for b in held)} val samples")
+    print(f"{args.steps} steps of {args.batch_size}, checks every {args.every} on {sum(len(b['csi']) for b in held)} val samples")
     print("masked loss / all-zero loss per mask (random, temporal, frequency) at each check")
     for name in args.variants.split(","):
         cfg = TrainConfig(**{"steps": args.steps, "warmup_steps": min(30, args.steps // 4), **VARIANTS[name]})
@@ -63,7 +64,7 @@ def main() -> None:
 
         began = time.perf_counter()
         with tempfile.TemporaryDirectory() as out:
-            stream = training_stream(MixtureDataset(m, "train", batch_size=32))
+            stream = training_stream(MixtureDataset(m, "train", batch_size=args.batch_size))
             result = train(stream, cfg, Path(out), checkpoint_every=10**9, validate=validate)
         seconds = time.perf_counter() - began
         curve = "  ".join(

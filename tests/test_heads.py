@@ -11,6 +11,15 @@ from wirelessdata.models.heads import ProbeConfig, canonical_phase, encoder_feat
 from wirelessdata.models.wifo import ModelConfig, WiFo
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: more torch threads only contend with the machine's other work (10x slower under load)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _paths(n: int, delays: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """One-path channels ``[n, 8, 16, 4, 1]`` at the given delays (in samples), random phase and gain."""
     k = torch.arange(16)

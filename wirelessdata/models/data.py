@@ -1,7 +1,7 @@
 """The CSI a model run reads outside the pretraining stream: batches of one shard's samples, the held-out shards
 of a manifest split divided into evaluated and target-training samples, and the tuning subsets of the latter.
 
-The division is by a hash of ``sample_id`` (``mix.spec.val_mask`` with the manifest's seed), so ``evaluate``,
+The division is by a hash of ``sample_id`` (``mix.spec.val_mask`` with the manifest's seed, salted), so ``evaluate``,
 ``finetune`` and every baseline see the same evaluated samples, and no target-training sample is evaluated.
 """
 
@@ -21,7 +21,9 @@ from wirelessdata.read import ShardReader
 
 #: Share of a tuning set (few-shot or full-shot) held back for early stopping.
 VALIDATION_FRACTION = 0.125
-#: Salt of the validation hash, apart from the evaluation split's.
+#: Salts of the evaluation and validation hashes: apart from the manifest's own val split (same hash, its seed),
+#: which would otherwise land wholly on the evaluated side.
+_EVALUATION_SALT = 7727
 _VALIDATION_SALT = 104729
 
 
@@ -83,7 +85,13 @@ def target_shards(manifest: Manifest, split: str, eval_fraction: float) -> list[
     for index, indices in _selected(manifest, split).items():
         shard = manifest.shards[index]
         ids = ShardReader(shard.url, ("sample_id",)).read(indices)["sample_id"]
-        held = val_mask(ids, eval_fraction, manifest.seed)
+        held = val_mask(ids, eval_fraction, manifest.seed + _EVALUATION_SALT)
+        if not held.any() or held.all():
+            side = "evaluated" if not held.any() else "training"
+            raise ConfigError(
+                f"shard {shard.name}: no {side} samples among its {indices.size} in split {split!r} at "
+                f"eval_fraction {eval_fraction}; use a larger split or another --eval-fraction"
+            )
         out.append(TargetShard(shard.name, shard.url, indices[held], indices[~held]))
     return out
 
