@@ -1,9 +1,9 @@
 """What gets the reference model off the all-zero plateau early: per-mask learning curves of recipe variants.
 
 Each variant trains on the training split of a manifest (default: the default corpus through catalog/default.toml)
-for ``--steps`` steps of ``--batch-size`` (32) with the same data order, and is checked every ``--every`` steps on up to 128 samples
-of the manifest's val split: the masked loss of each mask as a fraction of the all-zero prediction's (1.00 = on the
-plateau; below 1 = learned something). Variants:
+for ``--steps`` steps of ``--batch-size`` (32) with the same data order, and is checked every ``--every`` steps on
+up to 128 samples of the manifest's val split: the masked loss of each mask as a fraction of the all-zero
+prediction's (1.00 = on the plateau; below 1 = learned something). Variants:
 
 - ``wifo``: the former default: WiFo's tiny shape (``wifo-tiny``: 8 heads of width 8, decoder 4 blocks), patch
   (4, 4, 4), random mask ratio 0.85, lr 1e-3, no gradient clipping, no locality bias;
@@ -53,7 +53,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     m = load_manifest(args.manifest)
     held = split_batches(m, "val", 128, 32)
-    print(f"{args.steps} steps of {args.batch_size}, checks every {args.every} on {sum(len(b['csi']) for b in held)} val samples")
+    samples = sum(len(b["csi"]) for b in held)
+    print(f"{args.steps} steps of {args.batch_size}, checks every {args.every} on {samples} val samples")
     print("masked loss / all-zero loss per mask (random, temporal, frequency) at each check")
     for name in args.variants.split(","):
         cfg = TrainConfig(**{"steps": args.steps, "warmup_steps": min(30, args.steps // 4), **VARIANTS[name]})

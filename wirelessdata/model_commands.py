@@ -1,4 +1,4 @@
-"""``wirelessdata train`` and ``wirelessdata evaluate``: the reference model on a mixture manifest."""
+"""``wirelessdata train``, ``evaluate``, ``finetune`` and ``probe``: the reference model on a mixture manifest."""
 
 from __future__ import annotations
 
