@@ -45,3 +45,15 @@ def write_csi(url, csi, block_size=8):
 @pytest.fixture
 def memory_url():
     return f"memory://{uuid.uuid4().hex}/shard.zarr"
+
+
+@pytest.fixture
+def one_thread():
+    """Small models run fastest on one torch thread; two threads slow down badly (10x) when another process loads
+    the CPU. Modules of small-model tests use it with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

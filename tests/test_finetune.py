@@ -6,15 +6,17 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_models import multipath_csi, one_thread  # noqa: E402, F401  (one_thread: autouse fixture)
+from test_models import multipath_csi
 
-from conftest import write_csi  # noqa: E402
+from conftest import write_csi
 from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.models import TrainConfig, TuneSettings, load_checkpoint, train, tune
 from wirelessdata.models.data import TargetShard, shard_batches
 from wirelessdata.models.finetune import TUNE_MASKS
 from wirelessdata.models.objective import masked_losses
 from wirelessdata.models.wifo import ModelConfig, patch_grid
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = dict(model="tiny", patch=(4, 4, 4), warmup_steps=1, lr=3e-3)
 

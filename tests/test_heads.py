@@ -10,14 +10,7 @@ from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.models.heads import ProbeConfig, canonical_phase, encoder_features, fit_probe, probe_predict
 from wirelessdata.models.wifo import ModelConfig, WiFo
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: more torch threads only contend with the machine's other work (10x slower under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _paths(n: int, delays: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -73,13 +73,7 @@ def untrained(size: str = "tiny", patch: tuple[int, int, int] = (4, 4, 4)) -> Wi
     return model.eval()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models run fastest on one thread; two threads slow down badly when another process loads the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- tensors, patches, masks, STF-PE -------------------------------------------------------------------------
