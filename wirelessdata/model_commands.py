@@ -131,12 +131,6 @@ def train(
         console.print("the manifest has no val split: no held-out check (build it with val_fraction > 0)")
 
 
-def _tune_settings(steps: int, patience: int, batch_size: int, seed: int) -> Any:
-    from wirelessdata.models import TuneSettings
-
-    return TuneSettings(steps=steps, patience=patience, batch_size=batch_size, seed=seed)
-
-
 def evaluate(
     run: Annotated[Path, typer.Argument(help="Run directory of wirelessdata train.")],
     manifest: Manifest_,
@@ -165,7 +159,14 @@ def evaluate(
     """Time- and frequency-domain prediction NMSE per held-out shard: the model zero-shot (and, when asked,
     few-shot fine-tuned and full-shot), the classical predictors (zoh, ar, ar-auto, wiener)."""
     from wirelessdata.mix.manifest import load_manifest
-    from wirelessdata.models import BASELINES, load_checkpoint, model_predictor, reconstruction_losses, tune
+    from wirelessdata.models import (
+        BASELINES,
+        TuneSettings,
+        load_checkpoint,
+        model_predictor,
+        reconstruction_losses,
+        tune,
+    )
     from wirelessdata.models import evaluate as evaluate_models
     from wirelessdata.models.data import target_shards
     from wirelessdata.models.evaluate import prediction_task
@@ -177,7 +178,7 @@ def evaluate(
     m = load_manifest(manifest)
     m.verify()
     ckpt = load_checkpoint(run)
-    settings = _tune_settings(tune_steps, patience, batch_size, m.seed)
+    settings = TuneSettings(steps=tune_steps, patience=patience, batch_size=batch_size, seed=m.seed)
     test, per_shard, tuning = [], {}, {}
     for target in target_shards(m, split, eval_fraction):
         info = shard_info(target.url, target.evaluated, target.name)
@@ -249,7 +250,7 @@ def finetune(
     masked loss on the shard's evaluated samples before and after."""
     from wirelessdata.errors import ConfigError
     from wirelessdata.mix.manifest import load_manifest
-    from wirelessdata.models import load_checkpoint, tune
+    from wirelessdata.models import TuneSettings, load_checkpoint, tune
     from wirelessdata.models.data import find_target, shard_batches, target_shards
     from wirelessdata.models.finetune import TUNE_MASKS, guard_out
     from wirelessdata.models.objective import masked_losses
@@ -261,7 +262,7 @@ def finetune(
     target = find_target(target_shards(m, split, eval_fraction), shard)
     if (out / "checkpoint.pt").exists():
         raise ConfigError(f"{out} already holds a model; choose a new --out (nothing was overwritten)")
-    settings = _tune_settings(steps, patience, batch_size, m.seed)
+    settings = TuneSettings(steps=steps, patience=patience, batch_size=batch_size, seed=m.seed)
     tuned = tune(target, ckpt.config, out, init=run, samples=samples, settings=settings)
     evaluated = shard_batches(target.url, target.evaluated, batch_size, target.name)
 
