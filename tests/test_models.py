@@ -198,6 +198,31 @@ def test_one_model_takes_heterogeneous_shapes():
             assert model.reconstruct(x, mask).shape == x.shape
 
 
+def test_bf16_autocast_forward_and_reconstruct():
+    """The CUDA training path runs under bf16 autocast; the CPU has the same autocast, so the dtypes are checked
+    here (a float32 mask token scattered into bf16 decoder tokens once broke every GPU run)."""
+    model = WiFo(ModelConfig.of_size("tiny"))
+    x = torch.randn(2, 2, 8, 8, 16)
+    grid = patch_grid((8, 8, 16), model.cfg.patch)
+    for kind in ("random", "temporal"):
+        mask = make_mask(kind, 2, grid, generator=torch.Generator().manual_seed(0))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            pred = model(x, mask)
+            rec = model.reconstruct(x, mask)
+        assert pred.dtype == torch.bfloat16 and torch.isfinite(pred).all()
+        assert rec.shape == x.shape and torch.isfinite(rec).all()
+
+
+def test_a_diverging_run_stops_with_its_last_checkpoint(tmp_path):
+    cfg = TrainConfig(**(TINY | {"steps": 20, "warmup_steps": 0, "lr": 1e6, "grad_clip": 0.0}))
+    with pytest.raises(WirelessDataError, match=r"is (nan|inf) at step \d+ .*diverged.*lower --lr") as err:
+        train(batches_of([(8, 16, 8)], repeat=20), cfg, tmp_path, device="cpu")
+    assert "\n" not in str(err.value)
+    if (tmp_path / CHECKPOINT).exists():  # every kept weight is finite
+        state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+        assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
 def test_encode_sees_every_token_and_matches_the_masked_path():
     model = WiFo(ModelConfig.of_size("tiny")).eval()
     x = torch.randn(3, 2, 8, 8, 16)

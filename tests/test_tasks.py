@@ -101,6 +101,7 @@ def test_metrics_known_answers():
     np.testing.assert_allclose(nmse(torch.zeros_like(t), t), [1, 1])
     np.testing.assert_allclose(nmse(0.5 * t, t), [0.25, 0.25])
     assert nmse_db([0.1, 0.1]) == pytest.approx(-10) and nmse_db([0.0]) == -math.inf
+    assert math.isnan(nmse_db([0.1, math.nan]))  # a predictor that output NaN is not the best one
     scores = np.array([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1], [0.3, 0.3, 0.4]])
     labels = np.array([2, 0, 1])
     assert topk_accuracy(scores, labels, 1) == pytest.approx(1 / 3)

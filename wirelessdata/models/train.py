@@ -232,15 +232,25 @@ class _Run:
             with self.autocast():
                 pred = self.model(noisy, mask)
             loss = loss + masked_mse(pred.float(), target, mask) / len(kinds)
+        value = loss.item()
+        self._finite("loss", value)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+            self._finite("gradient norm", float(nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)))
         self.optimizer.step()
         self.scheduler.step()
         self.step += 1
-        self.losses.append(loss.item())
-        return self.losses[-1]
+        self.losses.append(value)
+        return value
+
+    def _finite(self, what: str, value: float) -> None:
+        """Refuse a step whose loss or gradient is NaN or infinite (the weights are left as they were)."""
+        if not math.isfinite(value):
+            raise WirelessDataError(
+                f"the {what} is {value} at step {self.step + 1} (lr {self.scheduler.get_last_lr()[0]:.2g}): the run "
+                "diverged; the last checkpoint is kept: train again with a lower --lr or a longer --warmup-steps"
+            )
 
     def state(self) -> dict[str, Any]:
         return {

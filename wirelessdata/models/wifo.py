@@ -231,7 +231,7 @@ class WiFo(nn.Module):
             raise WirelessDataError(f"mask of shape {tuple(mask.masked.shape)} does not fit {x.shape[0]} x {grid}")
         keep = mask.keep.to(x.device)
         z = self.decoder_embed(self._encode(x, keep))
-        full = self.mask_token.expand(x.shape[0], math.prod(grid), -1)
+        full = self.mask_token.to(z.dtype).expand(x.shape[0], math.prod(grid), -1)
         z = full.scatter(1, keep[..., None].expand(-1, -1, z.shape[-1]), z)
         z = z + stf_pos_embed(grid, self.cfg.decoder_dim).to(z)
         bias = None

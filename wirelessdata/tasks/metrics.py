@@ -23,7 +23,9 @@ def nmse(pred: Any, target: Any) -> np.ndarray:
 
 
 def db(value: float) -> float:
-    """``10 log10(value)``; ``-inf`` for 0."""
+    """``10 log10(value)``; ``-inf`` for 0, NaN for NaN (a predictor that output NaN is not the best one)."""
+    if math.isnan(value):
+        return math.nan
     return 10 * math.log10(value) if value > 0 else -math.inf
 
 
