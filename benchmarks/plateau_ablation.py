@@ -28,9 +28,8 @@ import torch
 
 from wirelessdata.mix.loader import MixtureDataset
 from wirelessdata.mix.manifest import load_manifest
-from wirelessdata.model_commands import training_stream
 from wirelessdata.models import TrainConfig, train
-from wirelessdata.models.data import split_batches
+from wirelessdata.models.data import split_batches, training_stream
 from wirelessdata.models.objective import masked_losses
 
 VARIANTS: dict[str, dict] = {

@@ -97,7 +97,7 @@ def main() -> None:
         if args.manifest:
             from wirelessdata.mix.loader import MixtureDataset
             from wirelessdata.mix.manifest import load_manifest
-            from wirelessdata.model_commands import training_stream
+            from wirelessdata.models.data import training_stream
 
             data = training_stream(MixtureDataset(load_manifest(args.manifest), "train", batch_size=args.batch))
         else:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wirelessdata import __version__
+from wirelessdata.bench.cli import bench as bench_command
 from wirelessdata.catalog.cli import catalog_app
 from wirelessdata.curate.cli import curate_app
 from wirelessdata.errors import WirelessDataError
@@ -236,6 +237,7 @@ app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("finetune")(finetune_command)
 app.command("probe")(probe_command)
+app.command("bench")(bench_command)
 app.add_typer(import_app, name="import")
 app.add_typer(curate_app, name="curate")
 app.add_typer(export_app, name="export")

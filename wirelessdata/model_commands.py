@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,21 +24,6 @@ def _threads(threads: int) -> None:
 
     if threads > 0:
         torch.set_num_threads(threads)
-
-
-def training_stream(dataset: Any) -> Callable[[int], Iterator[dict[str, Any]]]:
-    """A callable for :func:`wirelessdata.models.train`: the dataset's batches from step ``k`` on, epoch after
-    epoch (seeking by the index-space plans, without reading the skipped batches)."""
-
-    def from_step(step: int) -> Iterator[dict[str, Any]]:
-        epoch = 0
-        while step >= (n := len(dataset.plan(epoch)[1])):
-            step, epoch = step - n, epoch + 1
-        dataset.load_state_dict({"epoch": epoch, "batch": step})
-        while True:
-            yield from dataset  # a finished epoch moves the dataset to the next
-
-    return from_step
 
 
 def train(
@@ -76,7 +60,7 @@ def train(
     from wirelessdata.mix.manifest import load_manifest
     from wirelessdata.models import TrainConfig
     from wirelessdata.models import train as train_model
-    from wirelessdata.models.data import split_batches
+    from wirelessdata.models.data import split_batches, training_stream
     from wirelessdata.models.objective import masked_losses
     from wirelessdata.progress import progress_bars
 

@@ -9,6 +9,7 @@ also carries the histogram bin of each of its samples and the samples per bin of
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -120,6 +121,12 @@ class Manifest:
                 for name, sources in self.splits.items()
             },
         }
+
+    def checksum(self) -> str:
+        """SHA-256 (hex) of the manifest's content, everything but its creation time: the same specs resolved
+        against the same stores give the same checksum."""
+        doc = {k: v for k, v in self.to_json().items() if k != "created"}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
     def save(self, path: str | Path) -> None:
         """Write the manifest (atomically: a temporary file renamed into place)."""

@@ -1,5 +1,6 @@
-"""The CSI a model run reads outside the pretraining stream: batches of one shard's samples, the held-out shards
-of a manifest split divided into evaluated and target-training samples, and the tuning subsets of the latter.
+"""The CSI a model run reads: the pretraining stream of a mixture from any step on, and outside it batches of one
+shard's samples, the held-out shards of a manifest split divided into evaluated and target-training samples, and
+the tuning subsets of the latter.
 
 The division is by a hash of ``sample_id`` (``mix.spec.val_mask`` with the manifest's seed, salted), so ``evaluate``,
 ``finetune`` and every baseline see the same evaluated samples, and no target-training sample is evaluated.
@@ -7,7 +8,7 @@ The division is by a hash of ``sample_id`` (``mix.spec.val_mask`` with the manif
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,3 +126,18 @@ def tuning_split(target: TargetShard, samples: int | None, seed: int) -> tuple[n
         held = np.zeros(pool.size, bool)
         held[-1] = True
     return pool[~held], pool[held]
+
+
+def training_stream(dataset: Any) -> Callable[[int], Iterator[dict[str, Any]]]:
+    """A callable for :func:`wirelessdata.models.train`: the dataset's batches from step ``k`` on, epoch after
+    epoch (seeking by the index-space plans, without reading the skipped batches)."""
+
+    def from_step(step: int) -> Iterator[dict[str, Any]]:
+        epoch = 0
+        while step >= (n := len(dataset.plan(epoch)[1])):
+            step, epoch = step - n, epoch + 1
+        dataset.load_state_dict({"epoch": epoch, "batch": step})
+        while True:
+            yield from dataset  # a finished epoch moves the dataset to the next
+
+    return from_step

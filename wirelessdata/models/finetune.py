@@ -87,15 +87,15 @@ def memory_stream(batches: list[dict[str, Any]], batch_size: int, seed: int) -> 
     return from_step
 
 
-def check_target_shape(target: TargetShard, cfg: TrainConfig, shape: tuple[int, ...]) -> None:
-    """A one-line error when the target's CSI ``shape`` ``(T, K, Nbs, Nue)`` cannot be patched or masked."""
+def check_shape(name: str, cfg: TrainConfig, shape: tuple[int, ...], use: str = "tuned") -> None:
+    """A one-line error when shard ``name``'s CSI ``shape`` ``(T, K, Nbs, Nue)`` cannot be patched or masked."""
     t, k, nbs, nue = shape
     try:
         grid = patch_grid((t, nbs * nue, k), tuple(cfg.patch))
         for kind in TUNE_MASKS:
             make_mask(kind, 1, grid)
     except WirelessDataError as exc:
-        raise type(exc)(f"shard {target.name} cannot be tuned with patch {tuple(cfg.patch)}: {exc}") from None
+        raise type(exc)(f"shard {name} cannot be {use} with patch {tuple(cfg.patch)}: {exc}") from None
 
 
 def tune(
@@ -116,7 +116,7 @@ def tune(
     train_idx, val_idx = tuning_split(target, samples, settings.seed)
     train_b = shard_batches(target.url, train_idx, settings.batch_size, target.name)
     val_b = shard_batches(target.url, val_idx, settings.batch_size, target.name)
-    check_target_shape(target, base, tuple(train_b[0]["csi"].shape[1:]))
+    check_shape(target.name, base, tuple(train_b[0]["csi"].shape[1:]))
     lr = settings.lr if settings.lr is not None else (base.lr / 3 if init is not None else base.lr)
     cfg = TrainConfig.from_dict(
         base.to_dict()
