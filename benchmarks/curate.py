@@ -35,9 +35,10 @@ from wirelessdata.catalog import register_shard
 from wirelessdata.curate.blocks import iter_blocks, shard_info
 from wirelessdata.curate.duplicates import fingerprints, resolvable_bins, spacing_hz
 from wirelessdata.curate.pipeline import curate
-from wirelessdata.curate.plant import multipath_csi, near_copy
+from wirelessdata.curate.plant import multipath_csi
 from wirelessdata.curate.scan import shard_threshold
 from wirelessdata.plan import DropSetPlan
+from wirelessdata.planting import near_copy
 from wirelessdata.read import ShardReader
 from wirelessdata.recipe import drop_sets
 from wirelessdata.run import run_plan

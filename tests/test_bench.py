@@ -151,3 +151,42 @@ def test_the_built_in_tracks_parse():
     for path in tracks:
         spec = load_bench([path])
         assert spec.entries and spec.heldout
+
+
+@pytest.fixture(scope="module")
+def bench_root(tmp_path_factory):
+    """The built-in tracks' corpora at smoke size, generated and curated as docs/benchmark.md says."""
+    from pathlib import Path
+
+    from wirelessdata.recipe import load_recipe
+
+    repo = Path(__file__).parents[1]
+    r = tmp_path_factory.mktemp("bench-smoke") / "root"
+    for recipe, samples in (("wifo.toml", 24), ("bench-multiband.toml", 48), ("bench-curation.toml", 96)):
+        for drops in drop_sets(load_recipe(repo / "generators" / recipe), {"samples": samples}):
+            run_plan(DropSetPlan(drops, str(r)))
+    from wirelessdata.curate import curate
+
+    curate(str(r))
+    return r
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("track", ["diversity", "temperature", "balance", "curation", "multiband"])
+def test_the_built_in_tracks_run_at_smoke_size(bench_root, track, tmp_path):
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "catalog" / "bench" / f"{track}.toml"
+    res = runner.invoke(app, bench_args(path, bench_root, tmp_path / track, budget=64, seeds=2))
+    assert res.exit_code == 0, (res.output, res.exception)
+    board = json.loads((tmp_path / track / "leaderboard.json").read_text())
+    expected = len(load_bench([path]).entries)
+    assert len(board["rows"]) == expected and all(len(r["score"]["values"]) == 2 for r in board["rows"])
+    assert board["tracks"] == [track] and board["reference"]
+    if track == "diversity":  # the same distinct samples in every mixture, from 1 to 16 configurations
+        sizes = {r["mixture"]: (r["train_shards"], r["train_samples"]) for r in board["rows"]}
+        assert sorted(s for s, _ in sizes.values()) == [1, 2, 4, 8, 16]
+        assert max(n for _, n in sizes.values()) - min(n for _, n in sizes.values()) <= 16
+    if track == "curation":  # the curated mixture leaves the flagged (planted) samples out
+        sizes = {r["mixture"]: r["train_samples"] for r in board["rows"]}
+        assert sizes["curation/curated"] < 0.85 * sizes["curation/uncurated"]

@@ -15,10 +15,11 @@ from wirelessdata.curate.duplicates import fingerprints
 from wirelessdata.curate.leakage import find_leaks
 from wirelessdata.curate.lsp import lsp_stats
 from wirelessdata.curate.pipeline import curate
-from wirelessdata.curate.plant import multipath_csi, near_copy
+from wirelessdata.curate.plant import multipath_csi
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
 from wirelessdata.mix.spec import build_manifest, parse_spec, val_mask
+from wirelessdata.planting import near_copy
 from wirelessdata.read import ShardReader
 from wirelessdata.schema import load_schema
 from wirelessdata.store import create_shard, open_group

@@ -13,9 +13,9 @@ from wirelessdata.curate.duplicates import (
     resolvable_bins,
 )
 from wirelessdata.curate.pipeline import curate
-from wirelessdata.curate.plant import near_copy
 from wirelessdata.curate.scan import shard_threshold
 from wirelessdata.plan import DropSetPlan
+from wirelessdata.planting import near_copy
 from wirelessdata.read import ShardReader
 from wirelessdata.recipe import drop_sets
 from wirelessdata.run import run_plan

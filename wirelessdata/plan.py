@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from wirelessdata.generators.registry import generator
+from wirelessdata.planting import plant_block
 from wirelessdata.recipe import DropSet
 from wirelessdata.store import SHARD_SUFFIX, RaggedSpec, ShardLayout, recipe_hash
 
@@ -99,6 +100,8 @@ class DropSetPlan:
         start, stop = self.block_range(block)
         gen = generator(self.drops.generator)
         per_band = gen.generate_block(self.drops.config, stop - start, self.block_seed(block))
+        if self.drops.plant is not None:
+            per_band = plant_block(per_band, self.drops.plant, self.block_seed(block))
         ids = self.sample_ids(start, stop)
         flags = np.zeros(stop - start, np.uint32)
         # a generator may flag samples itself (quality_flags); the plan owns the ids

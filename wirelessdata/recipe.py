@@ -31,6 +31,7 @@ from typing import Any
 
 from wirelessdata.errors import ConfigError
 from wirelessdata.generators.registry import MODULES, generator
+from wirelessdata.planting import PlantSpec, parse_plant
 
 TOP_KEYS = ("generator", "samples", "seed", "block_size", "defaults", "configs")
 CONFIG_EXTRA_KEYS = ("name", "tags", "speed_range_kmh")
@@ -50,6 +51,7 @@ class DropSet:
     :param seed: recipe seed.
     :param block_size: drops per block.
     :param tags: free labels recorded in the shard attributes.
+    :param plant: defects planted into every block (:mod:`wirelessdata.planting`; None: none).
     """
 
     name: str
@@ -59,9 +61,11 @@ class DropSet:
     seed: int
     block_size: int
     tags: tuple[str, ...] = ()
+    plant: PlantSpec | None = None
 
     def recipe(self) -> dict[str, Any]:
         """The full recipe of the drop set as plain JSON-able data (hashed into ``recipe_hash``)."""
+        planted = {} if self.plant is None else {"plant": self.plant.to_dict()}
         return {
             "generator": self.generator,
             "name": self.name,
@@ -70,6 +74,7 @@ class DropSet:
             "block_size": self.block_size,
             "tags": list(self.tags),
             "config": self.config.to_dict(),
+            **planted,
         }
 
 
@@ -125,6 +130,7 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
         fields = {**defaults, **entry, **overrides}
         given_name = str(fields.pop("name", "") or "")
         tags = fields.pop("tags", [])
+        plant = fields.pop("plant", None)
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ConfigError(f"configs[{i}].tags: must be a list of strings")
         config = _config(f"configs[{i}] ({given_name or gen})", gen, fields)
@@ -132,7 +138,8 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
         if name in names:
             raise ConfigError(f"configs[{i}].name: {name!r} is used twice; shard names must be unique")
         names.add(name)
-        sets.append(DropSet(name, gen, config, samples, seed, block_size, tuple(tags)))
+        planted = None if plant is None else parse_plant(f"configs[{i}].plant", plant)
+        sets.append(DropSet(name, gen, config, samples, seed, block_size, tuple(tags), planted))
     return sets
 
 

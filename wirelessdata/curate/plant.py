@@ -1,4 +1,5 @@
-"""Planted data for calibrating and testing curation: cheap multipath CSI and noisy, phase-rotated copies.
+"""Planted data for calibrating and testing curation: cheap multipath CSI (its noisy, phase-rotated copies are
+:func:`wirelessdata.planting.near_copy`, shared with the defects planted into generated blocks).
 
 :func:`multipath_csi` is not a channel model to train on: it draws :data:`PATHS` paths with
 exponential power-delay profile, Laplacian azimuths around a random mean and one Doppler shift per path,
@@ -50,14 +51,3 @@ def multipath_csi(
         ue_phase,
     )
     return h.astype(np.complex64)
-
-
-def near_copy(csi: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
-    """Copies of ``csi`` [n, ...] with complex AWGN at ``snr_db`` below each sample's mean power and a random
-    common phase per sample (the planted near duplicates of the calibration)."""
-    axes = tuple(range(1, csi.ndim))
-    power = (np.abs(csi) ** 2).mean(axis=axes, keepdims=True)
-    scale = np.sqrt(power * 10 ** (-snr_db / 10) / 2)
-    noise = (rng.standard_normal(csi.shape) + 1j * rng.standard_normal(csi.shape)) * scale
-    phase = np.exp(2j * np.pi * rng.random((csi.shape[0],) + (1,) * (csi.ndim - 1)))
-    return ((csi + noise) * phase).astype(np.complex64)

@@ -14,6 +14,7 @@ A spec::
     weight = 2.0              # or: count = 5000 (fixed samples per epoch)
     max_epochs = 1.0          # repetition cap: at most this many passes over the source per epoch
     max_fraction = 1.0        # use at most this fraction of the source's samples (a seeded subset)
+    keep_flagged = false      # this source only (default: the spec's keep_flagged)
 
     [[holdout]]               # held out of every source, each its own split (zero-shot tests)
     name = "zero-shot"
@@ -56,7 +57,7 @@ from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
 from wirelessdata.read import ShardReader
 
 TOP_KEYS = ("seed", "val_fraction", "temperature", "epoch_samples", "keep_flagged", "sources", "holdout", "balance")
-SOURCE_KEYS = ("name", "where", "weight", "count", "max_epochs", "max_fraction", "balance")
+SOURCE_KEYS = ("name", "where", "weight", "count", "max_epochs", "max_fraction", "balance", "keep_flagged")
 HOLDOUT_KEYS = ("name", "where")
 
 
@@ -71,6 +72,7 @@ class SourceSpec:
     max_epochs: float = 1.0
     max_fraction: float = 1.0
     balance: BalanceSpec | None = None
+    keep_flagged: bool | None = None  # None: the spec's
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,12 @@ def _number(where: str, value: Any, low: float, high: float = float("inf")) -> f
     return float(value)
 
 
+def _flag(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {value!r} is not true or false")
+    return value
+
+
 def parse_spec(raw: Mapping[str, Any]) -> MixSpec:
     """Validate a spec mapping; one-line errors naming the entry and field."""
     _keys("spec", raw, TOP_KEYS)
@@ -129,6 +137,7 @@ def parse_spec(raw: Mapping[str, Any]) -> MixSpec:
                 max_epochs=_number(f"{where}.max_epochs", entry.get("max_epochs", 1.0), 1e-9),
                 max_fraction=_number(f"{where}.max_fraction", entry.get("max_fraction", 1.0), 1e-9, 1.0),
                 balance=parse_balance(f"{where}.balance", entry["balance"]) if "balance" in entry else balance,
+                keep_flagged=_flag(f"{where}.keep_flagged", entry["keep_flagged"]) if "keep_flagged" in entry else None,
             )
         )
     if not sources:
@@ -147,7 +156,7 @@ def parse_spec(raw: Mapping[str, Any]) -> MixSpec:
         val_fraction=_number("val_fraction", raw.get("val_fraction", 0.1), 0.0, 0.9),
         temperature=_number("temperature", raw.get("temperature", 1.0), 1e-6),
         epoch_samples=int(_number("epoch_samples", raw.get("epoch_samples", 0), 0)),
-        keep_flagged=bool(raw.get("keep_flagged", False)),
+        keep_flagged=_flag("keep_flagged", raw.get("keep_flagged", False)),
         raw=dict(raw),
     )
 
@@ -237,7 +246,7 @@ def build_manifest(spec: MixSpec, root: str, check_leaks: bool = True) -> Manife
                 )
             owner[row["path"]] = src.name
             i = shard_index(row)
-            ids, ok = _usable(row["path"], spec.keep_flagged)
+            ids, ok = _usable(row["path"], spec.keep_flagged if src.keep_flagged is None else src.keep_flagged)
             is_val = val_mask(ids, spec.val_fraction, spec.seed)
             train = np.flatnonzero(ok & ~is_val)
             if src.max_fraction < 1.0:
