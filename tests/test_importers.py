@@ -383,3 +383,74 @@ def test_json_report_lists_every_defect(sources, tmp_path):
     out = json.load(io.StringIO(res.output))
     assert out["ok"] and out["num_samples"] == 11 and len(out["defects"]) == 7
     assert out["defect_counts"]["ply_truncated"] == 1
+
+
+# --- damaged DeepMIMO files: a seeded mutation loop (issue: corrupt and hostile input) ---------------------------
+
+
+def _damaged_npz(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
+    if kind == "empty":
+        return b""
+    if kind == "truncated":
+        return data[: int(rng.integers(0, len(data)))]
+    flipped = bytearray(data)
+    for i in rng.choice(len(data), size=max(1, len(data) // 50), replace=False):
+        flipped[i] ^= int(rng.integers(1, 256))
+    return bytes(flipped)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("kind", ["empty", "truncated", "flipped"])
+def test_a_damaged_deepmimo_npz_skips_its_pair_and_nothing_else(sources, tmp_path, kind, seed):
+    import shutil
+
+    from wirelessdata.importers.deepmimo import scan
+
+    folder = tmp_path / "city"
+    shutil.copytree(sources["city_3p5"], folder)
+    rng = np.random.default_rng([seed, len(kind)])
+    matrix = str(rng.choice(["power", "phase", "delay", "aoa_az", "inter", "rx_pos"]))
+    path = folder / f"{matrix}_{dm_data.PAIR1}.npz"
+    path.write_bytes(_damaged_npz(path.read_bytes(), kind, rng))
+    try:
+        result = scan(folder, ChannelConfig(bs_array=(4, 2)))
+    except WirelessDataError as exc:  # damage that leaves nothing to import is a one-line error
+        assert "\n" not in str(exc)
+        return
+    codes = {(d.source, d.code) for d in result.defects if d.row is None}
+    assert (dm_data.PAIR2, "pair_unreadable") in codes  # the fixture's own missing file
+    damaged = [d for d in result.defects if d.source == dm_data.PAIR1 and d.code == "pair_unreadable"]
+    if kind != "flipped":  # an empty or cut file is always caught
+        assert damaged and path.name in damaged[0].detail
+    elif damaged:  # flipped bytes are caught by the zip's CRC, unless they hit only bytes numpy reads past
+        assert path.name in damaged[0].detail
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: [p], "a JSON list, not an object"),
+        (lambda p: p | {"txrx_sets": [1, 2]}, "txrx_sets is a list"),
+        (lambda p: p | {"rt_params": "3.5 GHz"}, "rt_params is a str"),
+        (lambda p: p | {"scene": {"num_scenes": "many"}}, "scene.num_scenes 'many' is not a count"),
+        (lambda p: p | {"rt_params": {"frequency": True}}, "rt_params.frequency True is not a frequency"),
+        (lambda p: {**p, "txrx_sets": {**p["txrx_sets"], "txrx_set_1": 7}}, "txrx_sets.txrx_set_1 is a int"),
+        (
+            lambda p: {
+                **p,
+                "txrx_sets": {**p["txrx_sets"], "txrx_set_1": {**p["txrx_sets"]["txrx_set_1"], "num_points": -3}},
+            },
+            "txrx_set_1.num_points -3 is not a count",
+        ),
+    ],
+)
+def test_a_malformed_deepmimo_params_json_is_a_one_line_error(sources, tmp_path, change, message):
+    import shutil
+
+    folder = tmp_path / "city"
+    shutil.copytree(sources["city_3p5"], folder)
+    params = json.loads((folder / "params.json").read_text())
+    (folder / "params.json").write_text(json.dumps(change(params)))
+    error = _one_line_error(["deepmimo", str(folder), "--out", str(tmp_path / "root")])
+    assert message in error
+    assert not (tmp_path / "root").exists()

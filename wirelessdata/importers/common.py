@@ -9,6 +9,8 @@ in the catalog of the dataset root, validation.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -23,6 +25,11 @@ from wirelessdata.schema import load_schema
 from wirelessdata.stats import shard_stats
 from wirelessdata.store import STATUS_COMPLETE, ShardLayout, create_shard, recipe_hash
 from wirelessdata.validate import ShardReport, validate_shard
+
+NUMPY_FILE_DAMAGE = (OSError, EOFError, KeyError, ValueError, MemoryError, zipfile.BadZipFile, zlib.error)
+"""What ``numpy.load`` raises on a damaged ``.npz`` / ``.npy`` file: cut short (BadZipFile, EOFError), empty
+(EOFError), flipped bytes in a compressed member (zlib.error), a header that declares more than memory holds
+(MemoryError, ValueError), a missing member (KeyError), or not a NumPy file at all (ValueError)."""
 
 SKIPPED = "skipped"
 """The row is not imported."""

@@ -29,6 +29,7 @@ import numpy as np
 
 from wirelessdata.importers.common import (
     FLAGGED,
+    NUMPY_FILE_DAMAGE,
     SKIPPED,
     Defect,
     ImportResult,
@@ -140,19 +141,45 @@ def read_params(folder: Path) -> dict[str, Any]:
         raise SourceError(f"{folder}: no params.json{v3 if (folder / 'params.mat').exists() else ''}")
     try:
         params = json.loads(path.read_text())
-        missing = [k for k in ("version", "rt_params", "txrx_sets") if k not in params]
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(f"{path}: not a DeepMIMO params.json ({exc})") from exc
-    if missing:
+    if not isinstance(params, dict):
+        raise SourceError(f"{path}: not a DeepMIMO v4 params.json (a JSON {type(params).__name__}, not an object)")
+    if missing := [k for k in ("version", "rt_params", "txrx_sets") if k not in params]:
         raise SourceError(f"{path}: not a DeepMIMO v4 params.json (missing {', '.join(missing)})")
     if not str(params["version"]).startswith("4"):
         raise SourceError(f"{path}: DeepMIMO version {params['version']}; this importer reads v4 (v3 units differ)")
-    if int(params.get("scene", {}).get("num_scenes", 1)) > 1:
+    _check_structure(path, params)
+    if _count(params.get("scene", {}).get("num_scenes", 1)) > 1:
         raise SourceError(f"{path}: a dynamic scenario ({params['scene']['num_scenes']} scenes); import one scene")
     frequency = params["rt_params"].get("frequency")
-    if not isinstance(frequency, int | float) or not frequency > 0:
+    if isinstance(frequency, bool) or not isinstance(frequency, int | float) or not frequency > 0:
         raise SourceError(f"{path}: rt_params.frequency {frequency!r} is not a frequency in Hz")
     return params
+
+
+def _count(value: Any) -> int:
+    """A non-negative integer count of params.json (an int, or a float with an integer value), else -1."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+        return -1
+    return int(value)
+
+
+def _check_structure(path: Path, params: dict[str, Any]) -> None:
+    """A :class:`SourceError` naming the first field of ``params`` whose type the importer cannot read."""
+    for key in ("rt_params", "txrx_sets", "scene"):
+        if key in params and not isinstance(params[key], dict):
+            raise SourceError(f"{path}: {key} is a {type(params[key]).__name__}, not an object")
+    if _count(params.get("scene", {}).get("num_scenes", 1)) < 0:
+        raise SourceError(f"{path}: scene.num_scenes {params['scene']['num_scenes']!r} is not a count")
+    for name, entry in params["txrx_sets"].items():
+        if not name.startswith("txrx_set_"):
+            continue
+        if not isinstance(entry, dict):
+            raise SourceError(f"{path}: txrx_sets.{name} is a {type(entry).__name__}, not an object")
+        for field_name in ("id", "num_points"):
+            if _count(entry.get(field_name)) < 0:
+                raise SourceError(f"{path}: txrx_sets.{name}.{field_name} {entry.get(field_name)!r} is not a count")
 
 
 def find_pairs(params: dict[str, Any]) -> list[Pair]:
@@ -176,7 +203,7 @@ def load_pair(folder: Path, pair: Pair) -> dict[str, np.ndarray]:
         try:
             with np.load(path) as f:
                 out[name] = np.asarray(f[name], dtype=np.float64)
-        except (OSError, KeyError, ValueError) as exc:
+        except NUMPY_FILE_DAMAGE as exc:
             raise ValueError(f"{path.name} is unreadable ({type(exc).__name__}: {exc})") from exc
     n, p = out["power"].shape if out["power"].ndim == 2 else (-1, -1)
     bad = [k for k in (*PATH_MATRICES, "inter") if out[k].shape[:2] != (n, p)]
