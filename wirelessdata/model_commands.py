@@ -154,7 +154,7 @@ def evaluate(
     from wirelessdata.models import evaluate as evaluate_models
     from wirelessdata.models.data import target_shards
     from wirelessdata.models.evaluate import prediction_task
-    from wirelessdata.models.train import update_model_card
+    from wirelessdata.models.train import read_model_card, update_model_card
     from wirelessdata.tasks.source import shard_info
     from wirelessdata.tasks.wiener import fit_wiener
 
@@ -162,6 +162,7 @@ def evaluate(
     m = load_manifest(manifest)
     m.verify()
     ckpt = load_checkpoint(run)
+    read_model_card(run)  # a damaged card is refused before the evaluation, not after it
     settings = TuneSettings(steps=tune_steps, patience=patience, batch_size=batch_size, seed=m.seed)
     test, per_shard, tuning = [], {}, {}
     for target in target_shards(m, split, eval_fraction):
@@ -370,9 +371,11 @@ def probe(
     baselines, as mean ± std over --seeds seeds."""
     from wirelessdata.models import load_checkpoint, update_model_card
     from wirelessdata.models.probing import probe_tasks
+    from wirelessdata.models.train import read_model_card
 
     _threads(threads)
     model = load_checkpoint(run).model
+    read_model_card(run)  # a damaged card is refused before the heads are trained, not after
     sources = {name.strip(): source for name in tasks.split(",") if name.strip()}
     report = probe_tasks(
         model,

@@ -156,5 +156,5 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"recipe {p}: no such file; see generators/ for examples")
     try:
         return tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"recipe {p}: not valid TOML ({exc})") from exc

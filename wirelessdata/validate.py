@@ -3,6 +3,7 @@
 Every failure is a :class:`Finding` naming the shard, the rule and the variable. Rules:
 
 - ``path.missing``, ``path.no_shards``, ``store.open``: nothing readable at the path.
+- ``store.metadata``: an array's own ``zarr.json`` is unreadable or differs from the consolidated metadata.
 - ``schema.name``, ``schema.version``: not a wirelessdata shard, or written by a newer schema.
 - ``attrs.required``, ``attrs.modalities``: group attributes missing or wrong.
 - ``var.missing``, ``var.dims``, ``var.dtype``, ``var.units``, ``var.shape``: a variable is absent or malformed.
@@ -113,6 +114,7 @@ def validate_shard(url: str, schema: Schema | None = None) -> ShardReport:
     attrs = group.attrs.asdict()
     if not _check_header(report, attrs, schema):
         return report
+    _check_own_metadata(report, url, group)
     arrays = _check_structure(report, group, attrs, schema)
     if report.findings and any(f.rule in ("var.dims", "var.shape") for f in report.findings):
         return report  # block-wise checks need a sound structure
@@ -148,6 +150,30 @@ def _check_header(report: ShardReport, attrs: dict[str, Any], schema: Schema) ->
     report.num_samples = attrs.get("num_samples")
     report.status = attrs.get("status")
     return True
+
+
+def _check_own_metadata(report: ShardReport, url: str, group: zarr.Group) -> None:
+    """Every array's own ``zarr.json`` must be readable and equal to its entry in the group's consolidated metadata
+    (readers that open the group use the latter; an array opened alone, e.g. ``zarr.open_array``, the former)."""
+    consolidated = group.metadata.consolidated_metadata
+    for name, meta in sorted((consolidated.metadata if consolidated else {}).items()):
+        try:
+            own = zarr.open_array(f"{url.rstrip('/')}/{name}", mode="r").metadata.to_dict()
+        except Exception as exc:  # zarr raises many types for damaged metadata documents
+            report.fail(
+                "store.metadata",
+                name,
+                f"its zarr.json is unreadable ({type(exc).__name__}); the shard was "
+                "damaged after it was written: restore it or generate it again",
+            )
+            continue
+        if own != meta.to_dict():
+            report.fail(
+                "store.metadata",
+                name,
+                "its zarr.json differs from the group's consolidated metadata; the "
+                "shard was damaged after it was written: restore it or generate it again",
+            )
 
 
 def _check_structure(

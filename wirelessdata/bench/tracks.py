@@ -56,7 +56,7 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"bench spec {path}: no such file; see catalog/bench/ for the built-in tracks")
     try:
         return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"bench spec {path}: not valid TOML ({exc})") from None
 
 

@@ -26,10 +26,20 @@ from wirelessdata.stats import shard_stats
 from wirelessdata.store import STATUS_COMPLETE, ShardLayout, create_shard, recipe_hash
 from wirelessdata.validate import ShardReport, validate_shard
 
-NUMPY_FILE_DAMAGE = (OSError, EOFError, KeyError, ValueError, MemoryError, zipfile.BadZipFile, zlib.error)
+NUMPY_FILE_DAMAGE = (
+    OSError,
+    EOFError,
+    KeyError,
+    ValueError,
+    MemoryError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
 """What ``numpy.load`` raises on a damaged ``.npz`` / ``.npy`` file: cut short (BadZipFile, EOFError), empty
 (EOFError), flipped bytes in a compressed member (zlib.error), a header that declares more than memory holds
-(MemoryError, ValueError), a missing member (KeyError), or not a NumPy file at all (ValueError)."""
+(MemoryError, ValueError), a compression method byte flipped (NotImplementedError), a missing member (KeyError), or
+not a NumPy file at all (ValueError)."""
 
 SKIPPED = "skipped"
 """The row is not imported."""

@@ -168,7 +168,7 @@ def load_spec(path: str | Path) -> MixSpec:
         raise ConfigError(f"mixture spec {p}: no such file; see catalog/ for examples")
     try:
         return parse_spec(tomllib.loads(p.read_text()))
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"mixture spec {p}: not valid TOML ({exc})") from exc
 
 

@@ -342,7 +342,7 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 def _write_card(out_dir: Path, run: _Run, data: Any, seconds: float, samples: int, init: Any) -> Path:
     path = out_dir / MODEL_CARD
-    previous = json.loads(path.read_text()) if path.is_file() else {}
+    previous = read_model_card(out_dir)
     card = {
         "format": "wirelessdata-model-card/1",
         "model": {
@@ -379,12 +379,31 @@ def _keep_snapshot(out_dir: Path, step: int) -> Path:
     return snap
 
 
-def update_model_card(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
-    """Merge ``metrics`` (e.g. the result of ``evaluate``) into the ``metrics`` of the run's model card."""
+def read_model_card(run_dir: Path) -> dict[str, Any]:
+    """The model card of a run directory (``{}`` when it has none).
+
+    :raises WirelessDataError: the card is not a JSON object (cut short, damaged, not UTF-8).
+    """
     path = Path(run_dir) / MODEL_CARD
     if not path.is_file():
-        raise WirelessDataError(f"no model card at {path}; train first (wirelessdata train)")
-    card = json.loads(path.read_text())
+        return {}
+    try:
+        card = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        card = None
+    if not isinstance(card, dict) or not isinstance(card.get("metrics", {}), dict):
+        raise WirelessDataError(
+            f"model card {path} is damaged (not a model card's JSON); restore it, or delete it and the next "
+            "train, evaluate or probe of the run writes a new one"
+        )
+    return card
+
+
+def update_model_card(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
+    """Merge ``metrics`` (e.g. the result of ``evaluate``) into the ``metrics`` of the run's model card (a new card
+    holding only them when the run has none)."""
+    path = Path(run_dir) / MODEL_CARD
+    card = read_model_card(run_dir)
     card["metrics"] = {**card.get("metrics", {}), **metrics}
     _atomic_write(path, lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
     return path
