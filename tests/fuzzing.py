@@ -54,6 +54,7 @@ class Fixture:
     make: Callable[[Path], Path]  # writes a pristine copy under the case folder; returns the file to damage
     command: Callable[[Path, Path], list[str]]  # (case folder, damaged file) -> CLI arguments
     guarded: Callable[[Path], list[Path]] = field(default=lambda case: [])  # finished data that must not change
+    outputs: tuple[str, ...] = ()  # what the command may create or change, relative to the case folder
 
 
 def mutate_bytes(data: bytes, mutation: str, rng: np.random.Generator) -> bytes:
@@ -110,8 +111,9 @@ def _digest(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def _tree(folder: Path) -> set[str]:
-    return {str(p) for p in folder.parent.rglob("*")} if folder.parent.exists() else set()
+def _tree(work: Path) -> set[str]:
+    """Every path under the harness's folder (the cases' parent): where a command could write by escaping."""
+    return {str(p) for p in work.parent.rglob("*")} if work.parent.exists() else set()
 
 
 class _Timeout(Exception):
@@ -140,7 +142,6 @@ def run_case(fixture: Fixture, mutation: str, seed: int, work: Path, timeout_s: 
         target.write_bytes(mutate_bytes(target.read_bytes(), mutation, rng))
     guarded = fixture.guarded(folder)
     before = _digest(guarded)
-    outside = work.parent / "outside-sentinel"
     listing = _tree(work)
     began = time.perf_counter()
     previous = signal.signal(signal.SIGALRM, _alarm)
@@ -173,13 +174,11 @@ def run_case(fixture: Fixture, mutation: str, seed: int, work: Path, timeout_s: 
     case.seconds = time.perf_counter() - began
     if case.outcome in ("ok", "error") and _digest(guarded) != before:
         case.outcome, case.message = "changed", "finished data changed: " + case.message
-    if case.outcome in ("ok", "error") and (outside.exists() or not _within(work, _tree(work) - listing)):
-        case.outcome, case.message = "escaped", "wrote outside the case folder"
+    allowed = [(folder / o).resolve() for o in fixture.outputs]
+    created = [Path(p).resolve() for p in _tree(work) - listing]
+    if escaped := [p for p in created if not any(p == a or p.is_relative_to(a) for a in allowed)]:
+        case.outcome, case.message = "escaped", f"created {escaped[0]} outside its output: {case.message}"
     return case
-
-
-def _within(work: Path, created: set[str]) -> bool:
-    return all(Path(p).resolve().is_relative_to(work.resolve()) for p in created)
 
 
 TOML_VALUES = (
@@ -314,29 +313,34 @@ def fixtures(p: dict[str, Path | None]) -> list[Fixture]:
             lambda c: _copy(p["spec"], c / "spec.toml"),
             lambda c, f: ["mix", "build", str(f), "--root", root, "--out", str(c / "out.json")],
             guard_root,
+            ("out.json", "out.json.tmp"),
         ),
         Fixture(
             "recipe",
             lambda c: _copy(p["recipe"], c / "recipe.toml"),
             lambda c, f: ["generate", "--recipe", str(f), "--samples", "2", "--out", str(c / "out")],
+            outputs=("out",),
         ),
         Fixture(
             "checkpoint",
             lambda c: _copy(p["run"], c / "run") / "checkpoint.pt",
             lambda c, f: ["evaluate", str(c / "run"), "--manifest", manifest, "--threads", "1"],
             guard_root,
+            ("run",),
         ),
         Fixture(
             "model-card",
             lambda c: _copy(p["run"], c / "run") / "model_card.json",
             lambda c, f: ["evaluate", str(c / "run"), "--manifest", manifest, "--threads", "1"],
             lambda c: [p["root"], c / "run" / "checkpoint.pt"],
+            ("run",),
         ),
         Fixture(
             "catalog",
             lambda c: _root_copy(p, c) / "catalog.sqlite",
             lambda c, f: ["catalog", "ls", str(c / "root")],
             other_shard,
+            ("root/catalog.sqlite",),
         ),
         Fixture(
             "zarr-metadata",
@@ -355,11 +359,13 @@ def fixtures(p: dict[str, Path | None]) -> list[Fixture]:
             "deepmimo-npz",
             lambda c: _copy(p["deepmimo"], c / "city") / "power_t000_tx001_r001.npz",
             lambda c, f: ["import", "deepmimo", str(c / "city"), "--out", str(c / "out")],
+            outputs=("out",),
         ),
         Fixture(
             "deepmimo-params",
             lambda c: _copy(p["deepmimo"], c / "city") / "params.json",
             lambda c, f: ["import", "deepmimo", str(c / "city"), "--out", str(c / "out")],
+            outputs=("out",),
         ),
     ]
 

@@ -132,6 +132,11 @@ def test_bad_input_is_refused_before_training(root, tmp_path):
     refused(TRACK.replace("recipe_name=uma,rma", "recipe_name=nothing"), root, tmp_path, r"mixture toy/two: source")
     with pytest.raises(ConfigError, match="no such file"):
         load_bench([tmp_path / "missing.toml"])
+    for name in ("..", "../../x", "a/b"):  # mixture names name folders of the bench directory
+        path = tmp_path / "names.toml"
+        path.write_text(TRACK.replace('name = "one"', f'name = "{name}"'))
+        with pytest.raises(ConfigError, match=r"mixtures\[0\] needs a name of letters"):
+            load_bench([path])
 
 
 def test_a_mixture_that_leaks_into_the_held_out_set_is_refused(root, tmp_path):

@@ -117,6 +117,21 @@ def test_recipe_typo_and_existing_shard_of_another_recipe(tmp_path):
     assert checksums(tmp_path / "o") == before
 
 
+@pytest.mark.parametrize("name", ["../../escape", "a/b", "..", "/abs", "", "x" * 200])
+def test_a_recipe_name_never_leads_outside_the_output_root(tmp_path, name):
+    recipe = {"configs": [{"name": name, "scenario": "UMa", "bands": ["sub6"], "multiband": "independent"}]}
+    if name == "":
+        assert drop_sets(recipe)[0].name == "tr38901-uma"  # no name: the default one
+        return
+    with pytest.raises(WirelessDataError, match=r"configs\[0\]\.name: .* is not a shard name"):
+        drop_sets(recipe)
+    bad = tmp_path / "a" / "b" / "r.toml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(f'[[configs]]\nname = "{name}"\nscenario = "UMa"\nbands = ["sub6"]\nmultiband = "independent"\n')
+    res = runner.invoke(app, ["generate", "--recipe", str(bad), "--out", str(tmp_path / "a" / "b" / "out")])
+    assert res.exit_code != 0 and not list(tmp_path.rglob("*.zarr"))
+
+
 def test_wifo_recipe_plans_the_19_configurations():
     table = {  # D: (fc label, K, scs kHz, T, dt ms, UPA elements, scenario)
         1: ("1.5GHz", 128, 90, 24, 1, 4, "UMi"),

@@ -23,6 +23,7 @@ the defaults of every configuration.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from wirelessdata.errors import ConfigError
 from wirelessdata.generators.registry import MODULES, generator
 from wirelessdata.planting import PlantSpec, parse_plant
 
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+"""A name used as one path component (a drop set's shard prefix, a bench mixture): never a separator or ``..``."""
 TOP_KEYS = ("generator", "samples", "seed", "block_size", "defaults", "configs")
 CONFIG_EXTRA_KEYS = ("name", "tags", "speed_range_kmh")
 DEFAULT_SAMPLES = 256
@@ -135,6 +138,11 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
             raise ConfigError(f"configs[{i}].tags: must be a list of strings")
         config = _config(f"configs[{i}] ({given_name or gen})", gen, fields)
         name = given_name or _default_name(gen, config)
+        if not SAFE_NAME.fullmatch(name):
+            raise ConfigError(
+                f"configs[{i}].name: {name!r} is not a shard name; use letters, digits, '.', '_' and '-' "
+                "(no path separators: shards are written inside --out)"
+            )
         if name in names:
             raise ConfigError(f"configs[{i}].name: {name!r} is used twice; shard names must be unique")
         names.add(name)

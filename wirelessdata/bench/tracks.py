@@ -28,6 +28,7 @@ from typing import Any
 
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.spec import MixSpec, parse_spec
+from wirelessdata.recipe import SAFE_NAME
 
 EVALUATIONS = ("prediction", "beam")
 TRACK_KEYS = ("track", "description", "heldout", "evaluation", "common", "mixtures")
@@ -65,13 +66,17 @@ def _track(path: Path, raw: Mapping[str, Any]) -> tuple[str, list[Entry], str | 
     if unknown := sorted(set(raw) - set(TRACK_KEYS)):
         raise ConfigError(f"track {path}: unknown key(s) {unknown}; valid keys: {list(TRACK_KEYS)}")
     track = str(raw.get("track") or path.stem)
+    if not SAFE_NAME.fullmatch(track):
+        raise ConfigError(f"track {path}: track {track!r} is not a name of letters, digits, '.', '_' and '-'")
     common, mixtures = raw.get("common", {}), raw.get("mixtures")
     if not isinstance(common, dict) or not isinstance(mixtures, list) or not mixtures:
         raise ConfigError(f"track {path}: give a [common] table and at least one [[mixtures]] entry")
     entries = []
     for i, mixture in enumerate(mixtures):
-        if not isinstance(mixture, dict) or not mixture.get("name"):
-            raise ConfigError(f"track {path}: mixtures[{i}] needs a name")
+        if not isinstance(mixture, dict) or not SAFE_NAME.fullmatch(str(mixture.get("name", ""))):
+            raise ConfigError(
+                f"track {path}: mixtures[{i}] needs a name of letters, digits, '.', '_' and '-' (it names folders)"
+            )
         own = {k: v for k, v in mixture.items() if k != "name"}
         try:
             spec = parse_spec({**common, **own})
