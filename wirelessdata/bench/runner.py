@@ -29,7 +29,7 @@ from typing import Any
 
 from wirelessdata.bench.tracks import BenchSpec, Entry
 from wirelessdata.errors import ConfigError, WirelessDataError
-from wirelessdata.mix.manifest import Manifest
+from wirelessdata.mix.manifest import Manifest, load_manifest
 from wirelessdata.mix.spec import build_manifest
 
 RESULT = "result.json"
@@ -147,8 +147,6 @@ def plan(bench: BenchSpec, root: str, budget: int, out: Path) -> list[Planned]:
         )
     for p in planned:
         if p.path.exists():
-            from wirelessdata.mix.manifest import load_manifest
-
             if load_manifest(p.path).checksum() != p.checksum:
                 raise ConfigError(
                     f"{p.path} holds another resolution of mixture {p.entry.name} (the specs or the shards changed); "
@@ -172,29 +170,38 @@ def _run_key(p: Planned, bench: BenchSpec, recipe: Mapping[str, Any], budget: in
     }
 
 
-def _score_prediction(model: Any, manifest: Manifest, heldout: str, settings: Mapping[str, Any]) -> dict[str, Any]:
-    from wirelessdata.models import evaluate, model_predictor
+def _prediction_scores(
+    predictors: Mapping[str, Any], manifest: Manifest, heldout: str, settings: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Per predictor: zero-shot NMSE dB per held-out ``shard/task`` cell and their mean (the score)."""
+    from wirelessdata.models import evaluate
     from wirelessdata.models.data import target_shards
     from wirelessdata.tasks.source import shard_info
 
     test = [shard_info(t.url, t.evaluated, t.name) for t in target_shards(manifest, heldout, settings["eval_fraction"])]
-    metrics = evaluate({"wifo": model_predictor(model)}, test, snr_db=settings["snr_db"], seed=manifest.seed)
-    cells = {
-        f"{shard}/{task}": res[task]["wifo"]["nmse_db"]
-        for shard, res in metrics["shards"].items()
-        for task in metrics["tasks"]
-    }
-    return {"score": sum(cells.values()) / len(cells), "cells": cells}
+    metrics = evaluate(predictors, test, snr_db=settings["snr_db"], seed=manifest.seed)
+    out = {}
+    for name in predictors:
+        cells = {
+            f"{shard}/{task}": res[task][name]["nmse_db"]
+            for shard, res in metrics["shards"].items()
+            for task in metrics["tasks"]
+        }
+        out[name] = {"score": sum(cells.values()) / len(cells), "cells": cells}
+    return out
 
 
 def _heldout_urls(manifest: Manifest, heldout: str) -> list[str]:
     return sorted({manifest.shards[s.shard].url for src in manifest.split(heldout) for s in src.selections})
 
 
-def _score_beam(model: Any, manifest: Manifest, heldout: str, settings: Mapping[str, Any], seed: int) -> dict:
+def _beam_results(
+    model: Any, manifest: Manifest, heldout: str, settings: Mapping[str, Any], seed: int
+) -> dict[str, Any]:
+    """``probe_tasks``'s results of the beam task on the held-out paired shards: ``{predictor: {metric: ...}}``."""
     from wirelessdata.models.probing import probe_tasks
 
-    report = probe_tasks(
+    return probe_tasks(
         model,
         {"beam-prediction": _heldout_urls(manifest, heldout)},
         label_fraction=settings["label_fraction"],
@@ -203,7 +210,10 @@ def _score_beam(model: Any, manifest: Manifest, heldout: str, settings: Mapping[
         seeds=[seed],
         split_seed=manifest.seed,
     )["beam-prediction"]["results"]
-    top1, top3 = report["wifo-frozen"]["top1"]["mean"], report["wifo-frozen"]["top3"]["mean"]
+
+
+def _beam_score(result: Mapping[str, Any]) -> dict[str, Any]:
+    top1, top3 = result["top1"]["mean"], result["top3"]["mean"]
     return {"score": top1, "cells": {"top1": top1, "top3": top3}}
 
 
@@ -213,42 +223,13 @@ def baselines(bench: BenchSpec, manifest: Manifest) -> dict[str, Any]:
     recipe = load_recipe()
     if bench.evaluation == "beam":
         from wirelessdata.models import WiFo
-        from wirelessdata.models.probing import probe_tasks
 
-        settings = recipe["beam"]
         model = WiFo(_train_config(recipe, 1, 0).model_config())
-        results = probe_tasks(
-            model,
-            {"beam-prediction": _heldout_urls(manifest, bench.heldout)},
-            label_fraction=settings["label_fraction"],
-            steps=settings["steps"],
-            snr_db=settings["snr_db"],
-            seeds=[0],
-            split_seed=manifest.seed,
-        )["beam-prediction"]["results"]
-        return {
-            name: {"score": r["top1"]["mean"], "cells": {"top1": r["top1"]["mean"], "top3": r["top3"]["mean"]}}
-            for name, r in results.items()
-            if name != "wifo-frozen"
-        }
+        results = _beam_results(model, manifest, bench.heldout, recipe["beam"], 0)
+        return {name: _beam_score(r) for name, r in results.items() if name != "wifo-frozen"}
     from wirelessdata.models import BASELINES as PREDICTORS
-    from wirelessdata.models import evaluate
-    from wirelessdata.models.data import target_shards
-    from wirelessdata.tasks.source import shard_info
 
-    settings = recipe["prediction"]
-    targets = target_shards(manifest, bench.heldout, settings["eval_fraction"])
-    test = [shard_info(t.url, t.evaluated, t.name) for t in targets]
-    metrics = evaluate(PREDICTORS, test, snr_db=settings["snr_db"], seed=manifest.seed)
-    out = {}
-    for name in PREDICTORS:
-        cells = {
-            f"{shard}/{task}": res[task][name]["nmse_db"]
-            for shard, res in metrics["shards"].items()
-            for task in metrics["tasks"]
-        }
-        out[name] = {"score": sum(cells.values()) / len(cells), "cells": cells}
-    return out
+    return _prediction_scores(PREDICTORS, manifest, bench.heldout, recipe["prediction"])
 
 
 def run_one(p: Planned, bench: BenchSpec, budget: int, seed: int, out: Path) -> dict[str, Any]:
@@ -286,9 +267,12 @@ def run_one(p: Planned, bench: BenchSpec, budget: int, seed: int, out: Path) -> 
     model = load_checkpoint(run_dir).model
     began = time.perf_counter()
     if bench.evaluation == "beam":
-        scored = _score_beam(model, p.manifest, bench.heldout, recipe["beam"], seed)
+        scored = _beam_score(_beam_results(model, p.manifest, bench.heldout, recipe["beam"], seed)["wifo-frozen"])
     else:
-        scored = _score_prediction(model, p.manifest, bench.heldout, recipe["prediction"])
+        from wirelessdata.models import model_predictor
+
+        predictor = {"wifo": model_predictor(model)}
+        scored = _prediction_scores(predictor, p.manifest, bench.heldout, recipe["prediction"])["wifo"]
     result = {
         "key": key,
         **scored,
