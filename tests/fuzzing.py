@@ -340,7 +340,12 @@ def fixtures(p: dict[str, Path | None]) -> list[Fixture]:
             lambda c: _root_copy(p, c) / "catalog.sqlite",
             lambda c, f: ["catalog", "ls", str(c / "root")],
             other_shard,
-            ("root/catalog.sqlite",),
+            (
+                "root/catalog.sqlite",
+                "root/catalog.sqlite-wal",
+                "root/catalog.sqlite-shm",
+                "root/catalog.sqlite-journal",
+            ),
         ),
         Fixture(
             "zarr-metadata",

@@ -116,7 +116,7 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     if unknown:
         raise ConfigError(f"recipe: unknown key(s) {unknown}; valid keys: {list(TOP_KEYS)}")
     gen = overrides.pop("generator", None) or recipe.get("generator", DEFAULT_GENERATOR)
-    if gen not in MODULES:
+    if not isinstance(gen, str) or gen not in MODULES:
         raise ConfigError(f"recipe.generator: unknown generator {gen!r}; allowed: {list(MODULES)}")
     top = {k: overrides.pop(k) if k in overrides else recipe.get(k) for k in ("samples", "seed", "block_size")}
     samples = _int("samples", top["samples"] if top["samples"] is not None else DEFAULT_SAMPLES, 1)

@@ -111,7 +111,11 @@ def validate_shard(url: str, schema: Schema | None = None) -> ShardReport:
     except StoreError as exc:
         report.fail("store.open", None, str(exc))
         return report
-    attrs = group.attrs.asdict()
+    try:
+        attrs = group.attrs.asdict()
+    except (TypeError, ValueError) as exc:  # zarr does not check what the metadata document holds
+        report.fail("store.metadata", None, f"the group's attributes are malformed ({type(exc).__name__}: {exc})")
+        return report
     if not _check_header(report, attrs, schema):
         return report
     _check_own_metadata(report, url, group)
@@ -195,13 +199,17 @@ def _check_structure(
         spec = schema.variables.get(name)
         if spec is None:
             continue  # extra variables are allowed; they are not checked
-        dims = tuple(arr.metadata.dimension_names or ())
+        try:
+            dims = tuple(arr.metadata.dimension_names or ())
+            a = arr.attrs.asdict()
+        except (TypeError, ValueError) as exc:  # zarr does not check what the metadata document holds
+            report.fail("store.metadata", name, f"its metadata is malformed ({type(exc).__name__}: {exc})")
+            continue
         if dims != spec.dims:
             report.fail("var.dims", name, f"dims {dims}, want {spec.dims}")
             continue
         if arr.dtype != spec.dtype:
             report.fail("var.dtype", name, f"dtype {arr.dtype}, want {spec.dtype}")
-        a = arr.attrs.asdict()
         if a.get("units") != spec.units or not a.get("long_name"):
             report.fail(
                 "var.units",
