@@ -24,7 +24,6 @@ the defaults of every configuration.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 from wirelessdata.errors import ConfigError
 from wirelessdata.generators.registry import MODULES, generator
 from wirelessdata.planting import PlantSpec, parse_plant
+from wirelessdata.tomlfile import read_toml
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 """A name used as one path component (a drop set's shard prefix, a bench mixture): never a separator or ``..``."""
@@ -159,10 +159,4 @@ def _default_name(gen: str, config: Any) -> str:
 
 def load_recipe(path: str | Path) -> dict[str, Any]:
     """Read a recipe TOML file; a one-line error when it is missing or malformed."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"recipe {p}: no such file; see generators/ for examples")
-    try:
-        return tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"recipe {p}: not valid TOML ({exc})") from exc
+    return read_toml(path, "recipe", "see generators/ for examples")

@@ -20,7 +20,6 @@ A plain mixture spec (``catalog/*.toml``) is a bench entry of its own, named aft
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.spec import MixSpec, parse_spec
 from wirelessdata.recipe import SAFE_NAME
+from wirelessdata.tomlfile import read_toml
 
 EVALUATIONS = ("prediction", "beam")
 TRACK_KEYS = ("track", "description", "heldout", "evaluation", "common", "mixtures")
@@ -50,15 +50,6 @@ class BenchSpec:
     heldout: str
     evaluation: str
     tracks: tuple[str, ...]
-
-
-def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"bench spec {path}: no such file; see catalog/bench/ for the built-in tracks")
-    try:
-        return tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"bench spec {path}: not valid TOML ({exc})") from None
 
 
 def _track(path: Path, raw: Mapping[str, Any]) -> tuple[str, list[Entry], str | None, str]:
@@ -100,7 +91,7 @@ def load_bench(paths: Sequence[str | Path], heldout: str | None = None) -> Bench
     evaluations: dict[str, str] = {}
     tracks: list[str] = []
     for path in map(Path, paths):
-        raw = _read(path)
+        raw = read_toml(path, "bench spec", "see catalog/bench/ for the built-in tracks")
         if "mixtures" in raw:
             track, found, held, evaluation = _track(path, raw)
             tracks.append(track)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +54,7 @@ from wirelessdata.mix.balance import (
 )
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
 from wirelessdata.read import ShardReader
+from wirelessdata.tomlfile import read_toml
 
 TOP_KEYS = ("seed", "val_fraction", "temperature", "epoch_samples", "keep_flagged", "sources", "holdout", "balance")
 SOURCE_KEYS = ("name", "where", "weight", "count", "max_epochs", "max_fraction", "balance", "keep_flagged")
@@ -163,13 +163,7 @@ def parse_spec(raw: Mapping[str, Any]) -> MixSpec:
 
 def load_spec(path: str | Path) -> MixSpec:
     """Read and validate a spec TOML file."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"mixture spec {p}: no such file; see catalog/ for examples")
-    try:
-        return parse_spec(tomllib.loads(p.read_text()))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"mixture spec {p}: not valid TOML ({exc})") from exc
+    return parse_spec(read_toml(path, "mixture spec", "see catalog/ for examples"))
 
 
 def val_mask(sample_ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
