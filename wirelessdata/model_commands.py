@@ -19,7 +19,8 @@ def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 160)
 
 
-def _threads(threads: int) -> None:
+def set_threads(threads: int) -> None:
+    """torch threads for a command (0: leave torch's default)."""
     import torch
 
     if threads > 0:
@@ -64,7 +65,7 @@ def train(
     from wirelessdata.models.objective import masked_losses
     from wirelessdata.progress import progress_bars
 
-    _threads(threads)
+    set_threads(threads)
     m = load_manifest(manifest)
     ds = MixtureDataset(m, "train", batch_size=batch_size)
     warmup = min(30, steps // 10) if warmup_steps is None else warmup_steps
@@ -158,7 +159,7 @@ def evaluate(
     from wirelessdata.tasks.source import shard_info
     from wirelessdata.tasks.wiener import fit_wiener
 
-    _threads(threads)
+    set_threads(threads)
     m = load_manifest(manifest)
     m.verify()
     ckpt = load_checkpoint(run)
@@ -240,7 +241,7 @@ def finetune(
     from wirelessdata.models.finetune import TUNE_MASKS, guard_out
     from wirelessdata.models.objective import masked_losses
 
-    _threads(threads)
+    set_threads(threads)
     guard_out(run, out)
     m = load_manifest(manifest)
     ckpt = load_checkpoint(run)
@@ -373,7 +374,7 @@ def probe(
     from wirelessdata.models.probing import probe_tasks
     from wirelessdata.models.train import read_model_card
 
-    _threads(threads)
+    set_threads(threads)
     model = load_checkpoint(run).model
     read_model_card(run)  # a damaged card is refused before the heads are trained, not after
     sources = {name.strip(): source for name in tasks.split(",") if name.strip()}

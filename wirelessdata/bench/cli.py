@@ -29,11 +29,9 @@ def bench(
     from wirelessdata.bench.board import leaderboard, write_leaderboard
     from wirelessdata.bench.runner import run_bench
     from wirelessdata.bench.tracks import load_bench
+    from wirelessdata.model_commands import set_threads
 
-    if threads > 0:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_threads(threads)
     console = Console(width=None if sys.stdout.isatty() else 160)
     spec = load_bench(specs, heldout)
 
