@@ -11,7 +11,7 @@ _API = {
     "BenchSpec": "tracks",
     "Entry": "tracks",
     "load_bench": "tracks",
-    "load_recipe": "runner",
+    "frozen_recipe": "runner",
     "plan": "runner",
     "run_bench": "runner",
     "leaderboard": "board",

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wirelessdata.bench.runner import Planned, load_recipe
+from wirelessdata.bench.runner import Planned, frozen_recipe
 from wirelessdata.bench.tracks import BenchSpec
 
 SCORES = {
@@ -66,7 +66,7 @@ def leaderboard(
         "better": better,
         "budget_samples": budget,
         "seeds": len(next(iter(results.values()))),
-        "recipe": load_recipe(),
+        "recipe": frozen_recipe(),
         "rows": rows,
         "reference": {name: ref["score"] for name, ref in reference.items()},
     }

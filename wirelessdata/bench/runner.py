@@ -36,7 +36,7 @@ RESULT = "result.json"
 BASELINES = "baselines.json"
 
 
-def load_recipe() -> dict[str, dict[str, Any]]:
+def frozen_recipe() -> dict[str, dict[str, Any]]:
     """The frozen recipe (``wirelessdata/bench/recipe.toml``): ``{"train": ..., "prediction": ..., "beam": ...}``."""
     return tomllib.loads(resources.files("wirelessdata.bench").joinpath("recipe.toml").read_text())
 
@@ -124,7 +124,7 @@ def plan(bench: BenchSpec, root: str, budget: int, out: Path) -> list[Planned]:
     """
     if budget < 1:
         raise ConfigError(f"--budget must be a positive number of samples, got {budget}")
-    recipe = load_recipe()
+    recipe = frozen_recipe()
     planned: list[Planned] = []
     digests: dict[str, str] = {}
     for entry in bench.entries:
@@ -220,7 +220,7 @@ def _beam_score(result: Mapping[str, Any]) -> dict[str, Any]:
 def baselines(bench: BenchSpec, manifest: Manifest) -> dict[str, Any]:
     """Reference scores on the held-out samples, the same for every mixture: the classical predictors (mean NMSE dB
     over the cells) for ``prediction``; k-NN on every training label and a random frozen encoder for ``beam``."""
-    recipe = load_recipe()
+    recipe = frozen_recipe()
     if bench.evaluation == "beam":
         from wirelessdata.models import WiFo
 
@@ -242,7 +242,7 @@ def run_one(p: Planned, bench: BenchSpec, budget: int, seed: int, out: Path) -> 
     from wirelessdata.models.data import training_stream
     from wirelessdata.models.train import CHECKPOINT
 
-    recipe = load_recipe()
+    recipe = frozen_recipe()
     key = _run_key(p, bench, recipe, budget, seed)
     run_dir = out / "runs" / safe_name(p.entry.name) / f"seed-{seed}"
     done = run_dir / RESULT
