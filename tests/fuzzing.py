@@ -265,12 +265,25 @@ def make_pristine(base: Path) -> dict[str, Path]:
     ds = MixtureDataset(load_manifest(manifest), "train", batch_size=4)
     cfg = TrainConfig(model="tiny", steps=2, warmup_steps=1, eval_every=2)
     train(training_stream(ds), cfg, run, device="cpu")
-    data = Path(__file__).parent / "data" / "deepmimo" / "data.py"
-    module_spec = importlib.util.spec_from_file_location("fuzz_deepmimo_fixture", data)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    deepmimo = module.make_scenario(base / "deepmimo")
-    return {"root": root, "spec": spec, "manifest": manifest, "recipe": recipe, "run": run, "deepmimo": deepmimo}
+
+    def fixture_module(name: str) -> Any:
+        data = Path(__file__).parent / "data" / name / "data.py"
+        module_spec = importlib.util.spec_from_file_location(f"fuzz_{name}_fixture", data)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        return module
+
+    deepmimo = fixture_module("deepmimo").make_scenario(base / "deepmimo")
+    deepsense = fixture_module("deepsense").make_all(base / "deepsense")["scenario31"]
+    return {
+        "root": root,
+        "spec": spec,
+        "manifest": manifest,
+        "recipe": recipe,
+        "run": run,
+        "deepmimo": deepmimo,
+        "deepsense": deepsense,
+    }
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -372,7 +385,26 @@ def fixtures(p: dict[str, Path | None]) -> list[Fixture]:
             lambda c, f: ["import", "deepmimo", str(c / "city"), "--out", str(c / "out")],
             outputs=("out",),
         ),
+    ] + [
+        Fixture(
+            f"deepsense-{name}",
+            lambda c, pattern=pattern: sorted(_copy(p["deepsense"], c / "scenario31").glob(pattern))[0],
+            lambda c, f: ["import", "deepsense", str(c / "scenario31"), "--out", str(c / "out")],
+            outputs=("out",),
+        )
+        for name, pattern in DEEPSENSE_FILES.items()
     ]
+
+
+DEEPSENSE_FILES = {
+    "csv": "scenario31.csv",
+    "image": "unit1/camera_data/image_BS1_1_*.jpg",
+    "lidar": "unit1/lidar_data/lidar_data_1.ply",
+    "radar": "unit1/radar_data/radar_data_1.npy",
+    "gps": "unit2/GPS_data/gps_location_1.txt",
+    "power": "unit1/mmWave_data/mmWave_power_1.txt",
+}
+"""The DeepSense 6G scenario-31 fixture files (glob patterns) the harness damages, one of each kind it reads."""
 
 
 def mutations_for(kind: str) -> tuple[str, ...]:

@@ -454,3 +454,17 @@ def test_a_malformed_deepmimo_params_json_is_a_one_line_error(sources, tmp_path,
     error = _one_line_error(["deepmimo", str(folder), "--out", str(tmp_path / "root")])
     assert message in error
     assert not (tmp_path / "root").exists()
+
+
+def test_a_ply_body_that_is_not_ascii_is_a_row_defect_and_the_rest_imports(sources, tmp_path):
+    import shutil
+
+    folder = tmp_path / "scenario31"
+    shutil.copytree(sources["scenario31"], folder)
+    ply = sorted(folder.glob("unit1/lidar_data/lidar_data_1.ply"))[0]
+    data = ply.read_bytes()
+    at = data.find(b"end_header") + 12
+    ply.write_bytes(data[:at] + b"\xe5\x98\x81" + data[at:])  # once an internal UnicodeDecodeError mid-import
+    result = import_deepsense(folder, str(tmp_path / "root"))
+    found = [d for d in result.defects if d.code == "ply_unreadable" and ply.name in d.detail]
+    assert found and "not ASCII" in found[0].detail and result.num_samples > 0

@@ -236,6 +236,8 @@ def ply_check(path: Path) -> int:
     data = path.read_bytes()
     head = ply_header(data, path.name)
     body = data[head.offset :]
+    if not body.isascii():
+        raise _RowDefect("ply_unreadable", f"{path.name}: the body of an ascii PLY holds bytes that are not ASCII text")
     lines = body.count(b"\n")
     tail = body[body.rfind(b"\n") + 1 :]
     lines += len(tail.split()) == len(head.properties)  # a complete last line without newline
