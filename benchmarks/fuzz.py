@@ -4,7 +4,7 @@ finished data and writes outside the case folder (goal: 0 of each of the last fo
 
     python benchmarks/fuzz.py [--per-kind 200] [--work /tmp/wirelessdata-fuzz] [--json report.json]
 
-The harness and the kinds are tests/fuzzing.py (the test suite runs 20 per kind). About 10 minutes on 2 cores.
+The harness and the kinds are tests/fuzzing.py (the test suite runs 20 per kind). About 15 minutes on 2 cores.
 """
 
 from __future__ import annotations

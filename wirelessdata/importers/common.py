@@ -9,6 +9,7 @@ in the catalog of the dataset root, validation.
 
 from __future__ import annotations
 
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -31,14 +32,18 @@ NUMPY_FILE_DAMAGE = (
     EOFError,
     KeyError,
     ValueError,
+    TypeError,
+    SyntaxError,
     MemoryError,
     NotImplementedError,
+    tokenize.TokenError,
     zipfile.BadZipFile,
     zlib.error,
 )
 """What ``numpy.load`` raises on a damaged ``.npz`` / ``.npy`` file: cut short (BadZipFile, EOFError), empty
 (EOFError), flipped bytes in a compressed member (zlib.error), a header that declares more than memory holds
-(MemoryError, ValueError), a compression method byte flipped (NotImplementedError), a missing member (KeyError), or
+(MemoryError, ValueError), a compression method byte flipped (NotImplementedError), a damaged ``.npy`` header (a
+Python literal numpy tokenizes and evaluates: TokenError, SyntaxError, TypeError), a missing member (KeyError), or
 not a NumPy file at all (ValueError)."""
 
 SKIPPED = "skipped"

@@ -34,6 +34,7 @@ from wirelessdata.importers.common import (
     DROPPED,
     FLAGGED,
     NOTED,
+    NUMPY_FILE_DAMAGE,
     SKIPPED,
     Defect,
     ImportResult,
@@ -289,8 +290,8 @@ def radar_shape(path: Path) -> tuple[int, ...]:
             shape, _, dtype = read(f)
             need = f.tell() + int(np.prod(shape)) * dtype.itemsize
             size = f.seek(0, 2)
-    except ValueError as exc:
-        raise _RowDefect("radar_unreadable", f"{path.name}: not a .npy array ({exc})") from exc
+    except NUMPY_FILE_DAMAGE as exc:
+        raise _RowDefect("radar_unreadable", f"{path.name}: not a .npy array ({type(exc).__name__}: {exc})") from exc
     if dtype.kind != "c":
         raise _RowDefect("radar_unreadable", f"{path.name}: dtype {dtype}, want complex samples")
     if size < need:
