@@ -3,6 +3,9 @@ import uuid
 import numpy as np
 import pytest
 
+from wirelessdata.plan import DropSetPlan
+from wirelessdata.recipe import drop_sets
+from wirelessdata.run import run_plan
 from wirelessdata.store import create_shard
 from wirelessdata.synthetic import synthetic_block, synthetic_layout
 
@@ -40,6 +43,13 @@ def write_csi(url, csi, block_size=8):
         shard.write_block(b, {**synthetic_block(layout, b), "csi": csi[start:stop]})
     shard.commit({})
     return str(url)
+
+
+def generate_root(root, recipe, overrides=None):
+    """Every drop set of ``recipe`` (a parsed recipe mapping) generated into ``root``; returns ``root``."""
+    for drops in drop_sets(recipe, overrides):
+        run_plan(DropSetPlan(drops, str(root)))
+    return root
 
 
 @pytest.fixture

@@ -9,13 +9,11 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from conftest import generate_root
 from wirelessdata.bench import load_bench, run_bench
 from wirelessdata.catalog import register_shard
 from wirelessdata.cli import app
 from wirelessdata.errors import ConfigError, WirelessDataError
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.recipe import drop_sets
-from wirelessdata.run import run_plan
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 runner = CliRunner()
@@ -54,9 +52,7 @@ def root(tmp_path_factory):
             {"name": "odd", "scenario": "UMa", "bands": ["sub6"], "tags": ["odd"], "num_time_steps": 6},
         ],
     }
-    for drops in drop_sets(recipe):
-        run_plan(DropSetPlan(drops, str(r)))
-    return r
+    return generate_root(r, recipe)
 
 
 @pytest.fixture
@@ -168,8 +164,7 @@ def bench_root(tmp_path_factory):
     repo = Path(__file__).parents[1]
     r = tmp_path_factory.mktemp("bench-smoke") / "root"
     for recipe, samples in (("wifo.toml", 24), ("bench-multiband.toml", 48), ("bench-curation.toml", 96)):
-        for drops in drop_sets(load_recipe(repo / "generators" / recipe), {"samples": samples}):
-            run_plan(DropSetPlan(drops, str(r)))
+        generate_root(r, load_recipe(repo / "generators" / recipe), {"samples": samples})
     from wirelessdata.curate import curate
 
     curate(str(r))

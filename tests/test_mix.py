@@ -7,14 +7,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import generate_root
 from wirelessdata.cli import app
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.loader import MixtureDataset
 from wirelessdata.mix.manifest import ManifestError, load_manifest
 from wirelessdata.mix.spec import build_manifest, parse_spec
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.recipe import drop_sets
-from wirelessdata.run import run_plan
 
 SMALL = {"num_time_steps": 4, "num_subcarriers": 16, "bs_array": "2x2"}
 
@@ -37,9 +35,7 @@ def root(tmp_path_factory):
             {"name": "umi", "scenario": "UMi", "bands": ["sub6"], "multiband": "independent", "tags": ["zero-shot"]},
         ],
     }
-    for drops in drop_sets(recipe, SMALL):
-        run_plan(DropSetPlan(drops, str(r)))
-    return r
+    return generate_root(r, recipe, SMALL)
 
 
 SPEC = {

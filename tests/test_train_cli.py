@@ -5,13 +5,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from conftest import generate_root
 from wirelessdata.cli import app
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.mix.spec import build_manifest, parse_spec
 from wirelessdata.models import load_checkpoint
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.recipe import drop_sets
-from wirelessdata.run import run_plan
 
 runner = CliRunner()
 
@@ -28,8 +26,7 @@ def manifest(tmp_path_factory):
             {"name": "umi", "scenario": "UMi", "bands": ["sub6"], "tags": ["zero-shot"]},
         ],
     }
-    for drops in drop_sets(recipe):
-        run_plan(DropSetPlan(drops, str(root)))
+    generate_root(root, recipe)
     spec = {
         "sources": [{"name": "pre", "where": ["tag=pretrain"]}],
         "holdout": [{"name": "zero-shot", "where": ["tag=zero-shot"]}],
