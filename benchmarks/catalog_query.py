@@ -26,11 +26,11 @@ import typer
 from timing import median_time
 from typer.testing import CliRunner
 
+from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.catalog import CATALOG_FILE, Catalog, ls, row_from_attrs
 from wirelessdata.catalog.cli import catalog_app
-from wirelessdata.stats import METRICS, STATS_VERSION, shard_stats, summarize
-from wirelessdata.store import create_shard
-from wirelessdata.synthetic import synthetic_block, synthetic_layout
+from wirelessdata.shard.stats import METRICS, STATS_VERSION, shard_stats, summarize
+from wirelessdata.shard.store import create_shard
 
 FILTERS = ["band=28GHz", "delay_spread_p50>3e-7", "has=lidar"]
 BANDS = ("sub6", "28GHz", "39GHz", "60GHz", "3.5GHz")

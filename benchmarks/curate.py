@@ -31,21 +31,21 @@ from pathlib import Path
 
 import numpy as np
 
+from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.catalog import register_shard
 from wirelessdata.curate.blocks import iter_blocks, shard_info
 from wirelessdata.curate.duplicates import fingerprints, resolvable_bins, spacing_hz
 from wirelessdata.curate.pipeline import curate
 from wirelessdata.curate.plant import multipath_csi
 from wirelessdata.curate.scan import shard_threshold
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.planting import near_copy
-from wirelessdata.read import ShardReader
-from wirelessdata.recipe import drop_sets
-from wirelessdata.run import run_plan
-from wirelessdata.schema import load_schema
-from wirelessdata.store import create_shard
-from wirelessdata.synthetic import synthetic_block, synthetic_layout
-from wirelessdata.validate import find_shards
+from wirelessdata.generate.plan import DropSetPlan
+from wirelessdata.generate.planting import near_copy
+from wirelessdata.generate.recipe import drop_sets
+from wirelessdata.generate.run import run_plan
+from wirelessdata.shard.read import ShardReader
+from wirelessdata.shard.schema import load_schema
+from wirelessdata.shard.store import create_shard
+from wirelessdata.shard.validate import find_shards
 
 SIZES = {"time": 4, "subcarrier": 16, "bs_ant": 8, "ue_ant": 1}
 SHARD_SAMPLES, BLOCK = 5000, 1000

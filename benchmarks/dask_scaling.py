@@ -25,9 +25,9 @@ import shutil
 import tempfile
 import time
 
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.recipe import drop_sets
-from wirelessdata.run import local_client, run_plan
+from wirelessdata.generate.plan import DropSetPlan
+from wirelessdata.generate.recipe import drop_sets
+from wirelessdata.generate.run import local_client, run_plan
 
 
 def timed(root: str, samples: int, client: object | None) -> float:

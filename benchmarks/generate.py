@@ -21,9 +21,9 @@ import torch
 from sionna.phy.channel import cir_to_ofdm_channel, gen_single_sector_topology, subcarrier_frequencies
 from sionna.phy.channel.tr38901 import PanelArray, UMa
 
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.recipe import drop_sets, load_recipe
-from wirelessdata.run import run_plan
+from wirelessdata.generate.plan import DropSetPlan
+from wirelessdata.generate.recipe import drop_sets, load_recipe
+from wirelessdata.generate.run import run_plan
 
 BATCH, T, K, SNAPSHOT_S = 64, 24, 64, 1e-3
 

@@ -28,10 +28,10 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from torch.utils.data import DataLoader
 
+from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.mix.loader import MixtureDataset
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
-from wirelessdata.store import create_shard
-from wirelessdata.synthetic import synthetic_block, synthetic_layout
+from wirelessdata.shard.store import create_shard
 
 BATCH = 64
 SHAPE = {"time": 24, "subcarrier": 64, "bs_ant": 32}

@@ -21,7 +21,7 @@ import torch
 
 from wirelessdata.models import BASELINES, TrainConfig, evaluate, load_checkpoint, model_predictor, train
 from wirelessdata.models import reconstruction_losses as losses
-from wirelessdata.read import ShardReader
+from wirelessdata.shard.read import ShardReader
 from wirelessdata.tasks.source import shard_info
 
 

@@ -16,10 +16,10 @@ import shutil
 import tempfile
 import time
 
+from wirelessdata.generate.plan import DropSetPlan
+from wirelessdata.generate.recipe import drop_sets, load_recipe
+from wirelessdata.generate.run import run_plan
 from wirelessdata.generators import raytrace
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.recipe import drop_sets, load_recipe
-from wirelessdata.run import run_plan
 
 RECIPE = "generators/raytrace-street-canyon.toml"
 VARIANTS = {"csi only": [], "csi + rgb": ["rgb"], "csi + lidar": ["lidar"], "csi + radar": ["radar"]}

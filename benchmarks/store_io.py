@@ -18,9 +18,9 @@ import tempfile
 import numpy as np
 from timing import median_time
 
-from wirelessdata.read import ShardReader, fast_pipeline_available
-from wirelessdata.store import create_shard
-from wirelessdata.synthetic import synthetic_block, synthetic_layout
+from wirelessdata._testing import synthetic_block, synthetic_layout
+from wirelessdata.shard.read import ShardReader, fast_pipeline_available
+from wirelessdata.shard.store import create_shard
 
 
 def fsync(path: str) -> None:

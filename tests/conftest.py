@@ -3,11 +3,11 @@ import uuid
 import numpy as np
 import pytest
 
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.recipe import drop_sets
-from wirelessdata.run import run_plan
-from wirelessdata.store import create_shard
-from wirelessdata.synthetic import synthetic_block, synthetic_layout
+from wirelessdata._testing import synthetic_block, synthetic_layout
+from wirelessdata.generate.plan import DropSetPlan
+from wirelessdata.generate.recipe import drop_sets
+from wirelessdata.generate.run import run_plan
+from wirelessdata.shard.store import create_shard
 
 SMALL_OVERRIDES = {
     "samples": 12,

@@ -233,13 +233,13 @@ def make_pristine(base: Path) -> dict[str, Path]:
     manifest, the recipe, a trained run, and a DeepMIMO v4 folder (tests/data/deepmimo)."""
     import importlib.util
 
+    from wirelessdata.generate.plan import DropSetPlan
+    from wirelessdata.generate.recipe import drop_sets, load_recipe
+    from wirelessdata.generate.run import run_plan
     from wirelessdata.mix.loader import MixtureDataset
     from wirelessdata.mix.spec import build_manifest, load_spec
     from wirelessdata.models import TrainConfig, train
     from wirelessdata.models.data import training_stream
-    from wirelessdata.plan import DropSetPlan
-    from wirelessdata.recipe import drop_sets, load_recipe
-    from wirelessdata.run import run_plan
 
     base.mkdir(parents=True, exist_ok=True)
     recipe = base / "recipe.toml"

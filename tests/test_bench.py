@@ -159,7 +159,7 @@ def bench_root(tmp_path_factory):
     """The built-in tracks' corpora at smoke size, generated and curated as docs/benchmark.md says."""
     from pathlib import Path
 
-    from wirelessdata.recipe import load_recipe
+    from wirelessdata.generate.recipe import load_recipe
 
     repo = Path(__file__).parents[1]
     r = tmp_path_factory.mktemp("bench-smoke") / "root"

@@ -16,6 +16,7 @@ import typer
 from typer.testing import CliRunner
 
 from conftest import write_synthetic
+from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.catalog import (
     CATALOG_FILE,
     Catalog,
@@ -31,9 +32,8 @@ from wirelessdata.catalog import (
     show,
 )
 from wirelessdata.catalog.cli import catalog_app
-from wirelessdata.stats import METRIC_BY_NAME, shard_stats, summarize
-from wirelessdata.store import create_shard
-from wirelessdata.synthetic import synthetic_block, synthetic_layout
+from wirelessdata.shard.stats import METRIC_BY_NAME, shard_stats, summarize
+from wirelessdata.shard.store import create_shard
 
 app = typer.Typer()
 app.add_typer(catalog_app, name="catalog")

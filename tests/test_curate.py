@@ -8,6 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.catalog import CatalogError, ls, register_shard
 from wirelessdata.curate.cli import curate_app
 from wirelessdata.curate.distance import feature_distance, shard_features
@@ -17,14 +18,13 @@ from wirelessdata.curate.lsp import lsp_stats
 from wirelessdata.curate.pipeline import curate
 from wirelessdata.curate.plant import multipath_csi
 from wirelessdata.errors import WirelessDataError
+from wirelessdata.generate.planting import near_copy
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
 from wirelessdata.mix.spec import build_manifest, parse_spec, val_mask
-from wirelessdata.planting import near_copy
-from wirelessdata.read import ShardReader
-from wirelessdata.schema import load_schema
-from wirelessdata.store import create_shard, open_group
-from wirelessdata.synthetic import synthetic_block, synthetic_layout
-from wirelessdata.validate import validate_shard
+from wirelessdata.shard.read import ShardReader
+from wirelessdata.shard.schema import load_schema
+from wirelessdata.shard.store import create_shard, open_group
+from wirelessdata.shard.validate import validate_shard
 
 SIZES = {"time": 4, "subcarrier": 16, "bs_ant": 8, "ue_ant": 1}
 SHAPE = tuple(SIZES.values())

@@ -14,11 +14,11 @@ from wirelessdata.curate.duplicates import (
 )
 from wirelessdata.curate.pipeline import curate
 from wirelessdata.curate.scan import shard_threshold
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.planting import near_copy
-from wirelessdata.read import ShardReader
-from wirelessdata.recipe import drop_sets
-from wirelessdata.run import run_plan
+from wirelessdata.generate.plan import DropSetPlan
+from wirelessdata.generate.planting import near_copy
+from wirelessdata.generate.recipe import drop_sets
+from wirelessdata.generate.run import run_plan
+from wirelessdata.shard.read import ShardReader
 
 NARROW = {"num_time_steps": 4, "num_subcarriers": 16, "bs_array": "2x2"}  # RMa at 1.5 GHz: 16 x 15 kHz
 DROPS = 64

@@ -4,9 +4,9 @@ import pytest
 
 from conftest import SMALL_OVERRIDES
 from wirelessdata.errors import WirelessDataError
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.recipe import drop_sets
-from wirelessdata.run import executor, run_plan
+from wirelessdata.generate.plan import DropSetPlan
+from wirelessdata.generate.recipe import drop_sets
+from wirelessdata.generate.run import executor, run_plan
 
 
 @pytest.mark.slow

@@ -15,14 +15,14 @@ import zarr
 from typer.testing import CliRunner
 
 from conftest import write_synthetic
+from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.catalog import register_shard
 from wirelessdata.cli import app
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.mix.spec import build_manifest, parse_spec, val_mask
-from wirelessdata.read import ShardReader
-from wirelessdata.stats import shard_stats
-from wirelessdata.store import create_shard
-from wirelessdata.synthetic import synthetic_block, synthetic_layout
+from wirelessdata.shard.read import ShardReader
+from wirelessdata.shard.stats import shard_stats
+from wirelessdata.shard.store import create_shard
 from wirelessdata.tasks.layout import csi_to_input
 
 runner = CliRunner()

@@ -20,12 +20,12 @@ from distributed import WorkerPlugin
 from zarr.storage import LocalStore
 
 from conftest import SMALL_OVERRIDES
-from wirelessdata import run
 from wirelessdata.cli import main
 from wirelessdata.errors import StoreError, WirelessDataError
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.recipe import drop_sets
-from wirelessdata.run import TASK_RETRIES, BlockError, executor, run_plan
+from wirelessdata.generate import run
+from wirelessdata.generate.plan import DropSetPlan
+from wirelessdata.generate.recipe import drop_sets
+from wirelessdata.generate.run import TASK_RETRIES, BlockError, executor, run_plan
 
 SMALL_ARGS = ["--samples", "12", "--block-size", "4", "--snapshots", "4", "--subcarriers", "16", "--bs-array", "2x2"]
 """The CLI flags of SMALL_OVERRIDES (sub6 + 28GHz is the default)."""

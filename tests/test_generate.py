@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 from conftest import SMALL_OVERRIDES
 from wirelessdata.cli import app
 from wirelessdata.errors import WirelessDataError
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.recipe import drop_sets, load_recipe
-from wirelessdata.run import run_plan
-from wirelessdata.validate import validate_path
+from wirelessdata.generate.plan import DropSetPlan
+from wirelessdata.generate.recipe import drop_sets, load_recipe
+from wirelessdata.generate.run import run_plan
+from wirelessdata.shard.validate import validate_path
 
 SMALL = ["--samples", "12", "--block-size", "4", "--snapshots", "4", "--subcarriers", "16", "--bs-array", "2x2"]
 runner = CliRunner()
@@ -173,7 +173,7 @@ def _repo():
 
 
 def test_a_second_writer_of_the_same_shards_is_refused(tmp_path):
-    from wirelessdata.lock import shard_locks
+    from wirelessdata.shard.lock import shard_locks
 
     (drops,) = drop_sets({}, SMALL_OVERRIDES)
     plan = DropSetPlan(drops, str(tmp_path))

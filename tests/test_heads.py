@@ -63,8 +63,8 @@ def _write_paired(root, n=48):
     """Two synthetic shards of one drop set (same recipe) at sub6 and 28GHz, random CSI and labels."""
     import numpy as np
 
-    from wirelessdata.store import create_shard
-    from wirelessdata.synthetic import synthetic_block, synthetic_layout
+    from wirelessdata._testing import synthetic_block, synthetic_layout
+    from wirelessdata.shard.store import create_shard
 
     for band in ("sub6", "28GHz"):
         layout = synthetic_layout(num_samples=n, block_size=16, sizes=SIZES)
@@ -88,7 +88,7 @@ def run_dir(paired, tmp_path_factory):
     import numpy as np
 
     from wirelessdata.models import TrainConfig, train
-    from wirelessdata.read import ShardReader
+    from wirelessdata.shard.read import ShardReader
 
     csi = ShardReader(str(paired / "d-sub6.zarr"), ("csi",)).read(np.arange(8))["csi"]
     run = tmp_path_factory.mktemp("run")

@@ -24,9 +24,9 @@ from wirelessdata.importers import (
 from wirelessdata.importers.cli import import_app
 from wirelessdata.importers.deepmimo import channel_block, element_positions
 from wirelessdata.importers.deepsense import read_ply
-from wirelessdata.schema import SCHEMA_FILE, load_schema, schema_dir
-from wirelessdata.store import StoreError
-from wirelessdata.validate import validate_path
+from wirelessdata.shard.schema import SCHEMA_FILE, load_schema, schema_dir
+from wirelessdata.shard.store import StoreError
+from wirelessdata.shard.validate import validate_path
 
 DATA = Path(__file__).parent / "data"
 
@@ -270,7 +270,7 @@ def test_interrupted_import_resumes_and_matches_a_straight_one(sources, tmp_path
 
 
 def test_a_shard_being_written_is_locked(sources, tmp_path):
-    from wirelessdata.lock import shard_locks
+    from wirelessdata.shard.lock import shard_locks
 
     first = import_deepsense(sources["scenario31"], str(tmp_path))
     with shard_locks([first.url]), pytest.raises(WirelessDataError, match=r"locked by PID \d+ on .*; wait for it"):
@@ -300,7 +300,7 @@ def proposed_schema(tmp_path, monkeypatch):
     raw["variables"].update(PROPOSED_VARIABLES)
     (tmp_path / "schema").mkdir()
     (tmp_path / "schema" / SCHEMA_FILE).write_text(json.dumps(raw))
-    monkeypatch.setattr("wirelessdata.schema.schema_dir", lambda: tmp_path / "schema")
+    monkeypatch.setattr("wirelessdata.shard.schema.schema_dir", lambda: tmp_path / "schema")
     load_schema.cache_clear()
     yield
     load_schema.cache_clear()

@@ -1,4 +1,4 @@
-"""Defects planted into generated blocks (wirelessdata.planting): what curation then flags, and what it leaves."""
+"""Defects planted into generated blocks (generate.planting): what curation then flags, and what it leaves."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from wirelessdata.curate import curate
 from wirelessdata.curate.flags import counts as flag_counts
 from wirelessdata.errors import ConfigError
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.planting import PlantSpec, parse_plant, plant_block
-from wirelessdata.read import ShardReader
-from wirelessdata.recipe import drop_sets
-from wirelessdata.run import run_plan
+from wirelessdata.generate.plan import DropSetPlan
+from wirelessdata.generate.planting import PlantSpec, parse_plant, plant_block
+from wirelessdata.generate.recipe import drop_sets
+from wirelessdata.generate.run import run_plan
+from wirelessdata.shard.read import ShardReader
 
 SMALL = {"num_time_steps": 4, "num_subcarriers": 32, "bs_array": "2x2"}
 

@@ -14,11 +14,11 @@ pytest.importorskip("sionna")
 pytest.importorskip("open3d")
 
 from wirelessdata.errors import ConfigError, WirelessDataError  # noqa: E402
+from wirelessdata.generate.plan import DropSetPlan  # noqa: E402
+from wirelessdata.generate.recipe import drop_sets, load_recipe  # noqa: E402
+from wirelessdata.generate.run import run_plan  # noqa: E402
 from wirelessdata.generators import raytrace  # noqa: E402
 from wirelessdata.generators.raytrace import RaytraceConfig  # noqa: E402
-from wirelessdata.plan import DropSetPlan  # noqa: E402
-from wirelessdata.recipe import drop_sets, load_recipe  # noqa: E402
-from wirelessdata.run import run_plan  # noqa: E402
 from wirelessdata.sensing import Pose, SceneGeometry, radar  # noqa: E402
 
 RECIPE = Path(__file__).resolve().parent.parent / "generators" / "raytrace-street-canyon.toml"

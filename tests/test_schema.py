@@ -2,7 +2,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wirelessdata.schema import load_schema, render_markdown
+from wirelessdata.shard.schema import load_schema, render_markdown
 
 
 def test_schema_is_self_consistent():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import write_synthetic
-from wirelessdata.stats import (
+from wirelessdata._testing import synthetic_block, synthetic_layout
+from wirelessdata.shard.stats import (
     CSI_CHUNK_STRIDE,
     METRIC_BY_NAME,
     QUANTILES,
@@ -16,8 +17,7 @@ from wirelessdata.stats import (
     shard_stats,
     summarize,
 )
-from wirelessdata.store import create_shard
-from wirelessdata.synthetic import synthetic_block, synthetic_layout
+from wirelessdata.shard.store import create_shard
 
 N = 24  # samples of the hand-made shard: 3 blocks of 8
 

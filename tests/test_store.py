@@ -3,9 +3,9 @@ import pytest
 import xarray as xr
 
 from conftest import write_synthetic
+from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.errors import StoreError
-from wirelessdata.store import create_shard, open_shard
-from wirelessdata.synthetic import synthetic_block, synthetic_layout
+from wirelessdata.shard.store import create_shard, open_shard
 
 
 def test_shard_opens_with_plain_xarray(tmp_path):

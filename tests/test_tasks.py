@@ -10,11 +10,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.cli import app, main
 from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
-from wirelessdata.store import create_shard, open_group
-from wirelessdata.synthetic import synthetic_block, synthetic_layout
+from wirelessdata.shard.store import create_shard, open_group
 from wirelessdata.tasks import get, run_baselines, score
 from wirelessdata.tasks.impairments import Impairments, apply, quantise
 from wirelessdata.tasks.metrics import f1, mae, nmse, nmse_db, topk_accuracy

@@ -61,7 +61,7 @@ def test_probe_command_scores_frozen_heads_against_a_random_encoder(root, tmp_pa
     import torch
 
     from wirelessdata.models import TrainConfig, train
-    from wirelessdata.read import ShardReader
+    from wirelessdata.shard.read import ShardReader
 
     csi = ShardReader(str(root / "tr38901-uma-sub6.zarr"), ("csi",)).read(np.arange(16))["csi"]
     run = tmp_path / "run"

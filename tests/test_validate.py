@@ -7,7 +7,7 @@ import pytest
 import zarr
 
 from conftest import write_synthetic
-from wirelessdata.validate import validate_path, validate_shard
+from wirelessdata.shard.validate import validate_path, validate_shard
 
 
 def rules(report):

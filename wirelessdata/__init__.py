@@ -5,3 +5,7 @@ under one schema (``schemas/csi-v1.json``); every shard opens with plain ``xarra
 """
 
 __version__ = "0.1.0"
+
+from wirelessdata import _moved
+
+_moved.install()

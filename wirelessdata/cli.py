@@ -63,7 +63,7 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report instead of a table.")] = False,
 ) -> None:
     """Check shards against the schema; exit 0 only when every rule passes for every shard."""
-    from wirelessdata.validate import validate_path
+    from wirelessdata.shard.validate import validate_path
 
     reports = [r for p in paths for r in validate_path(p)]
     ok = all(r.ok for r in reports)
@@ -151,11 +151,11 @@ def generate(
     [[configs]] entry of the file; flags given here override the file for every configuration.
     A rerun of the same command resumes an interrupted run; each finished shard is validated.
     """
-    from wirelessdata.plan import DropSetPlan
+    from wirelessdata.generate.plan import DropSetPlan
+    from wirelessdata.generate.recipe import drop_sets, load_recipe
+    from wirelessdata.generate.run import executor, run_plan
     from wirelessdata.progress import progress_bars
-    from wirelessdata.recipe import drop_sets, load_recipe
-    from wirelessdata.run import executor, run_plan
-    from wirelessdata.store import check_writable
+    from wirelessdata.shard.store import check_writable
 
     spec = load_recipe(recipe) if recipe else {}
     if not recipe:
@@ -222,7 +222,7 @@ def schema(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
 ) -> None:
     """Print the shard schema (JSON, or the Markdown reference page with --markdown)."""
-    from wirelessdata.schema import SCHEMA_FILE, render_markdown, schema_dir
+    from wirelessdata.shard.schema import SCHEMA_FILE, render_markdown, schema_dir
 
     text = render_markdown() if markdown else (schema_dir() / SCHEMA_FILE).read_text()
     if output is None:

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from wirelessdata.errors import ConfigError
+from wirelessdata.generate.recipe import SAFE_NAME
 from wirelessdata.mix.spec import MixSpec, parse_spec
-from wirelessdata.recipe import SAFE_NAME
 from wirelessdata.tomlfile import read_toml
 
 EVALUATIONS = ("prediction", "beam")

@@ -9,7 +9,7 @@ from typing import Any
 from wirelessdata.catalog.db import CatalogError
 from wirelessdata.catalog.fields import CONFIG_FIELDS
 from wirelessdata.catalog.query import ls
-from wirelessdata.stats import METRIC_BY_NAME, merge_summaries
+from wirelessdata.shard.stats import METRIC_BY_NAME, merge_summaries
 
 GROUP_FIELDS = tuple(f.name for f in CONFIG_FIELDS)
 
@@ -31,9 +31,9 @@ def group_stats(
     """Merged distributions of the complete shards under ``root`` matching ``where``, grouped by fields ``by``.
 
     :param by: configuration fields to group on, e.g. ``("band", "scenario")``; none: one group.
-    :param metrics: metric names (default: all of :data:`~wirelessdata.stats.METRICS`).
+    :param metrics: metric names (default: all of :data:`~wirelessdata.shard.stats.METRICS`).
     :returns: per group, sorted by its values: ``{"group": {field: value}, "shards": n, "samples": n,
-        "metrics": {name: merged summary}}`` (see :func:`~wirelessdata.stats.merge_summaries`).
+        "metrics": {name: merged summary}}`` (see :func:`~wirelessdata.shard.stats.merge_summaries`).
     """
     unknown = [b for b in by if b not in GROUP_FIELDS]
     if unknown:

@@ -110,7 +110,7 @@ def show(
     """Show every recorded field of one shard and its distributions."""
     from wirelessdata.catalog.fields import CONFIG_FIELDS
     from wirelessdata.catalog.query import show as show_row
-    from wirelessdata.stats import METRICS
+    from wirelessdata.shard.stats import METRICS
 
     row = show_row(shard, catalog)
     if as_json:
@@ -129,7 +129,7 @@ def show(
 
 def _summary_table(title: str, groups: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
     """One row per (group, metric): the group's field values, the metric, its units and its summary."""
-    from wirelessdata.stats import METRIC_BY_NAME
+    from wirelessdata.shard.stats import METRIC_BY_NAME
 
     table = Table(title=title)
     keys = list(groups[0][0]) if groups else []

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wirelessdata.schema import load_schema
-from wirelessdata.stats import METRICS, SUMMARY_STATS
+from wirelessdata.shard.schema import load_schema
+from wirelessdata.shard.stats import METRICS, SUMMARY_STATS
 
 
 @dataclass(frozen=True)

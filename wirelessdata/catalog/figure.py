@@ -9,7 +9,7 @@ import numpy as np
 
 from wirelessdata.catalog.aggregate import check_metrics, group_stats
 from wirelessdata.catalog.db import CatalogError
-from wirelessdata.stats import METRIC_BY_NAME, Edges
+from wirelessdata.shard.stats import METRIC_BY_NAME, Edges
 
 
 def plot(

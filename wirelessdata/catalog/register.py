@@ -19,10 +19,10 @@ import numpy as np
 from wirelessdata.catalog.db import Catalog, CatalogError, catalog_path
 from wirelessdata.catalog.fields import FIELDS
 from wirelessdata.errors import StoreError
-from wirelessdata.schema import load_schema
-from wirelessdata.stats import METRICS, STATS_VERSION, SUMMARY_STATS, shard_stats
-from wirelessdata.store import STATUS_COMPLETE, open_group, shard_checksum
-from wirelessdata.validate import find_shards
+from wirelessdata.shard.schema import load_schema
+from wirelessdata.shard.stats import METRICS, STATS_VERSION, SUMMARY_STATS, shard_stats
+from wirelessdata.shard.store import STATUS_COMPLETE, open_group, shard_checksum
+from wirelessdata.shard.validate import find_shards
 
 STATUS_INVALID = "invalid"
 STATUS_INCOMPLETE = "incomplete"
@@ -87,7 +87,7 @@ def shard_row(cat: Catalog, url: str) -> dict[str, Any]:
     """The catalog row of the shard at ``url``, from its store alone.
 
     Distributions come from the shard's ``stats`` attribute when it has the current layout, else a
-    streaming pass (:func:`~wirelessdata.stats.shard_stats`) measures them (complete shards only). A
+    streaming pass (:func:`~wirelessdata.shard.stats.shard_stats`) measures them (complete shards only). A
     store that cannot be opened gives an ``invalid`` row.
     """
     key = cat.key(url)
@@ -133,7 +133,7 @@ def row_from_attrs(
 
     :param key: the row key (see :meth:`Catalog.key`).
     :param attrs: the shard's group attributes (schema ``attrs``).
-    :param stats: the result of :func:`~wirelessdata.stats.shard_stats`, or None.
+    :param stats: the result of :func:`~wirelessdata.shard.stats.shard_stats`, or None.
     :param csi_shape: ``(T, K, N_bs, N_ue)`` of the ``csi`` variable, None without CSI.
     """
     recipe = attrs.get("recipe") or {}

@@ -16,7 +16,7 @@ from typing import Any
 
 from wirelessdata.catalog.db import CatalogError
 from wirelessdata.catalog.fields import CONFIG_FIELDS, FILTERABLE, HAS, TAG
-from wirelessdata.stats import METRICS, SUMMARY_STATS
+from wirelessdata.shard.stats import METRICS, SUMMARY_STATS
 
 _EXPR = re.compile(r"^\s*([A-Za-z_]\w*)\s*(==|!=|<=|>=|=|<|>)\s*([^\s=<>!].*?)\s*$")
 _ORDER = {"<", "<=", ">", ">="}
@@ -71,7 +71,7 @@ def _membership(name: str, op: str, values: list[Any], collate: str) -> tuple[st
 
 
 def _has(expr: str, op: str, values: list[str]) -> tuple[str, list[Any]]:
-    from wirelessdata.schema import load_schema
+    from wirelessdata.shard.schema import load_schema
 
     valid = list(load_schema().modalities)
     unknown = [v for v in values if v not in valid]

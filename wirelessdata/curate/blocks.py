@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from wirelessdata.read import ShardReader
-from wirelessdata.schema import load_schema
-from wirelessdata.store import open_group
+from wirelessdata.shard.read import ShardReader
+from wirelessdata.shard.schema import load_schema
+from wirelessdata.shard.store import open_group
 
 
 @dataclass(frozen=True)

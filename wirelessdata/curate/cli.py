@@ -59,7 +59,7 @@ def run(
 ) -> None:
     """Flag every sample of ROOT's complete shards (quality_flags only) and print counts per flag and duplicates."""
     from wirelessdata.curate.pipeline import curate
-    from wirelessdata.schema import load_schema
+    from wirelessdata.shard.schema import load_schema
 
     report = curate(root, catalog, threshold, workers, scheduler)
     schema = load_schema()

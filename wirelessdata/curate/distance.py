@@ -27,8 +27,8 @@ import numpy as np
 
 from wirelessdata.curate.blocks import ShardInfo, iter_blocks, shard_info
 from wirelessdata.errors import WirelessDataError
-from wirelessdata.stats import angular_spread, csi_power_db
-from wirelessdata.validate import find_shards
+from wirelessdata.shard.stats import angular_spread, csi_power_db
+from wirelessdata.shard.validate import find_shards
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ FEATURES: tuple[Feature, ...] = (
         "angular_spread",
         "1",
         "angular-spread proxy 1 - sum(l^2)/sum(l)^2 of the eigenvalues l of the BS spatial covariance "
-        "(wirelessdata.stats.angular_spread)",
+        "(wirelessdata.shard.stats.angular_spread)",
     ),
     Feature(
         "doppler_spread",

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from wirelessdata.errors import ConfigError, WirelessDataError
-from wirelessdata.schema import load_schema
+from wirelessdata.shard.schema import load_schema
 
 FINGERPRINT_DIM = 64
 """Dimensions of a fingerprint after the random projection."""

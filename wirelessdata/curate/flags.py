@@ -36,7 +36,7 @@ import numpy as np
 
 from wirelessdata.curate.blocks import ShardInfo
 from wirelessdata.curate.lsp import link_state, lsp_stats, spec_version
-from wirelessdata.schema import load_schema
+from wirelessdata.shard.schema import load_schema
 
 ZERO_POWER_MARGIN_DB = 100.0
 """Floor of ``zero_power``: this many dB below the shard's median CSI power.

@@ -22,8 +22,8 @@ from wirelessdata.catalog import ls, register_shard
 from wirelessdata.curate import duplicates, flags
 from wirelessdata.curate.duplicates import find_duplicates
 from wirelessdata.curate.scan import ShardScan, scan_shard
-from wirelessdata.schema import load_schema
-from wirelessdata.store import consolidate, open_group
+from wirelessdata.shard.schema import load_schema
+from wirelessdata.shard.store import consolidate, open_group
 
 CURATION_VERSION = 1
 """Version of the ``curation`` attribute and of the rules; bumped when either changes."""
@@ -91,7 +91,7 @@ def _scan_all(urls: Sequence[str], workers: int, scheduler: str | None) -> list[
     """Scan every shard, here or one Dask task per shard."""
     if workers <= 1 and scheduler is None:
         return [scan_shard(u) for u in urls]
-    from wirelessdata.run import executor
+    from wirelessdata.generate.run import executor
 
     with executor(workers, scheduler) as client:
         return client.gather(client.map(scan_shard, list(urls), pure=False))

@@ -1,5 +1,5 @@
 """Planted data for calibrating and testing curation: cheap multipath CSI (its noisy, phase-rotated copies are
-:func:`wirelessdata.planting.near_copy`, shared with the defects planted into generated blocks).
+:func:`wirelessdata.generate.planting.near_copy`, shared with the defects planted into generated blocks).
 
 :func:`multipath_csi` is not a channel model to train on: it draws :data:`PATHS` paths with
 exponential power-delay profile, Laplacian azimuths around a random mean and one Doppler shift per path,

@@ -23,7 +23,7 @@ from wirelessdata.curate.duplicates import (
     spacing_hz,
 )
 from wirelessdata.curate.flags import block_flags, rule_variables
-from wirelessdata.stats import csi_power_db
+from wirelessdata.shard.stats import csi_power_db
 
 
 @dataclass(frozen=True)

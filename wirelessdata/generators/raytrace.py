@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 
 from wirelessdata import __version__
+from wirelessdata.checks import fail, number, positive_int
 from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.generators.bands import Band, make_band
-from wirelessdata.generators.checks import fail, number, positive_int
 from wirelessdata.generators.tr38901 import beam_codebook, beams_and_gain, normalise_array, normalise_bands
 from wirelessdata.sensing import Box, Pose, SceneGeometry, increasing_pair, look_at_rpy
 from wirelessdata.sensing import lidar as lidar_model

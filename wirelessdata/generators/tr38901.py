@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wirelessdata import __version__
+from wirelessdata.checks import fail, number, positive_int
 from wirelessdata.errors import ConfigError
 from wirelessdata.generators.bands import Band, make_band
-from wirelessdata.generators.checks import fail, number, positive_int
 
 if TYPE_CHECKING:
     from wirelessdata.generators.multiband import Drops, MultiBandEngine

@@ -21,11 +21,11 @@ import numpy as np
 
 from wirelessdata.catalog import register_shard
 from wirelessdata.errors import WirelessDataError
-from wirelessdata.lock import shard_locks
-from wirelessdata.schema import load_schema
-from wirelessdata.stats import shard_stats
-from wirelessdata.store import STATUS_COMPLETE, ShardLayout, create_shard, recipe_hash
-from wirelessdata.validate import ShardReport, validate_shard
+from wirelessdata.shard.lock import shard_locks
+from wirelessdata.shard.schema import load_schema
+from wirelessdata.shard.stats import shard_stats
+from wirelessdata.shard.store import STATUS_COMPLETE, ShardLayout, create_shard, recipe_hash
+from wirelessdata.shard.validate import ShardReport, validate_shard
 
 NUMPY_FILE_DAMAGE = (
     OSError,

@@ -41,7 +41,7 @@ from wirelessdata.importers.common import (
     shard_attrs,
     write_shard,
 )
-from wirelessdata.store import SHARD_SUFFIX, ShardLayout
+from wirelessdata.shard.store import SHARD_SUFFIX, ShardLayout
 
 IMPORTER_VERSION = 1
 """Bumped when the same source would be written differently (part of the recipe, so of the resume key)."""

@@ -46,8 +46,8 @@ from wirelessdata.importers.common import (
     shard_attrs,
     write_shard,
 )
-from wirelessdata.schema import load_schema
-from wirelessdata.store import SHARD_SUFFIX, RaggedSpec, ShardLayout
+from wirelessdata.shard.schema import load_schema
+from wirelessdata.shard.store import SHARD_SUFFIX, RaggedSpec, ShardLayout
 
 IMPORTER_VERSION = 1
 """Bumped when the same source would be written differently (part of the recipe, so of the resume key)."""

@@ -22,8 +22,8 @@ from wirelessdata.errors import ConfigError
 from wirelessdata.interop import outdir
 from wirelessdata.interop.sources import ExportPlan, Part, ShardInfo, batches
 from wirelessdata.progress import progress_bars
-from wirelessdata.schema import load_schema
-from wirelessdata.store import open_group
+from wirelessdata.shard.schema import load_schema
+from wirelessdata.shard.store import open_group
 
 FORMATS = ("numpy", "hdf5")
 SKIPPED = ("block_checksum",)

@@ -23,7 +23,7 @@ import numpy as np
 
 from wirelessdata import __version__
 from wirelessdata.errors import ConfigError, StoreError
-from wirelessdata.store import open_group
+from wirelessdata.shard.store import open_group
 
 CROISSANT_FILE = "croissant.json"
 CARD_FILE = "README.md"

@@ -17,8 +17,8 @@ import numpy as np
 
 from wirelessdata.errors import ConfigError, StoreError
 from wirelessdata.interop.sources import shard_info
-from wirelessdata.read import ShardReader
-from wirelessdata.store import open_group
+from wirelessdata.shard.read import ShardReader
+from wirelessdata.shard.store import open_group
 
 SPEED_OF_LIGHT = 299_792_458.0
 DPI = 90

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from wirelessdata.errors import ConfigError, StoreError
-from wirelessdata.read import ShardReader
-from wirelessdata.store import SHARD_SUFFIX, STATUS_COMPLETE, open_group
-from wirelessdata.validate import shard_urls
+from wirelessdata.shard.read import ShardReader
+from wirelessdata.shard.store import SHARD_SUFFIX, STATUS_COMPLETE, open_group
+from wirelessdata.shard.validate import shard_urls
 
 SPLITS = ("train", "val", "test")
 BATCH_BYTES = 32 * 2**20

@@ -20,7 +20,7 @@ from wirelessdata.interop.pt import TensorWriter
 from wirelessdata.interop.sources import SPLITS, ExportPlan, batches
 from wirelessdata.interop.standardise import Standardisation, measure, model_layout
 from wirelessdata.progress import progress_bars
-from wirelessdata.store import open_group
+from wirelessdata.shard.store import open_group
 
 FORMATS = ("wifo", "wifo2")
 MAT_KEYS = {"train": "X_train", "val": "X_val", "test": "X_val"}

@@ -32,8 +32,8 @@ import numpy as np
 
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.manifest import Selection, Source
-from wirelessdata.read import ShardReader
-from wirelessdata.stats import LABELS, METRIC_BY_NAME
+from wirelessdata.shard.read import ShardReader
+from wirelessdata.shard.stats import LABELS, METRIC_BY_NAME
 
 BALANCE_KEYS = ("statistic", "edges", "target")
 STATISTICS = LABELS

@@ -8,7 +8,7 @@ import numpy as np
 
 from wirelessdata.mix.balance import bin_of
 from wirelessdata.mix.manifest import Manifest, ManifestError
-from wirelessdata.read import ShardReader
+from wirelessdata.shard.read import ShardReader
 
 
 def streamed_histogram(manifest: Manifest, source: str, epoch: int = 0) -> np.ndarray:

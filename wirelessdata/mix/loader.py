@@ -31,7 +31,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.manifest import Manifest, ManifestError
 from wirelessdata.mix.order import Batch, Run, plan_epoch
-from wirelessdata.read import ShardReader
+from wirelessdata.shard.read import ShardReader
 
 OUTPUTS = ("complex", "real")
 NORMALIZATIONS = ("none", "sample", "shard")

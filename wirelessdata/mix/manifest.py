@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from wirelessdata.errors import WirelessDataError
-from wirelessdata.store import open_group
+from wirelessdata.shard.store import open_group
 
 MANIFEST_VERSION = 2
 """2: optional per-sample ``bins`` and per-source ``quota`` (distribution balancing)."""

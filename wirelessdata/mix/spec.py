@@ -53,7 +53,7 @@ from wirelessdata.mix.balance import (
     read_bins,
 )
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
-from wirelessdata.read import ShardReader
+from wirelessdata.shard.read import ShardReader
 from wirelessdata.tomlfile import read_toml
 
 TOP_KEYS = ("seed", "val_fraction", "temperature", "epoch_samples", "keep_flagged", "sources", "holdout", "balance")

@@ -18,7 +18,7 @@ import torch
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.manifest import Manifest
 from wirelessdata.mix.spec import val_mask
-from wirelessdata.read import ShardReader
+from wirelessdata.shard.read import ShardReader
 
 #: Share of a tuning set (few-shot or full-shot) held back for early stopping.
 VALIDATION_FRACTION = 0.125

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wirelessdata.generators.checks import fail, number, positive_int
+from wirelessdata.checks import fail, number, positive_int
 from wirelessdata.sensing import MOUNTS, Box, Pose, SceneGeometry, SensorParams, increasing_pair
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wirelessdata.generators.checks import fail, number, positive_int
+from wirelessdata.checks import fail, number, positive_int
 from wirelessdata.sensing import MOUNTS, STATIC, Box, Pose, SceneGeometry, SensorParams, rotation
 
 SPEED_OF_LIGHT = 299_792_458.0

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from wirelessdata.generators.checks import fail, number, positive_int
+from wirelessdata.checks import fail, number, positive_int
 from wirelessdata.sensing import MOUNTS, Pose, SensorParams
 
 SKY = (0.55, 0.7, 0.9)

@@ -23,9 +23,9 @@ import numpy as np
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.manifest import Manifest, load_manifest
 from wirelessdata.mix.spec import val_mask
-from wirelessdata.read import ShardReader
-from wirelessdata.store import open_group
-from wirelessdata.validate import find_shards, shard_urls
+from wirelessdata.shard.read import ShardReader
+from wirelessdata.shard.store import open_group
+from wirelessdata.shard.validate import find_shards, shard_urls
 
 Source = str | Path | Manifest | Sequence[str | Path] | Sequence["ShardInfo"]
 

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 
 from wirelessdata.catalog import register_shard
 from wirelessdata.errors import WirelessDataError
-from wirelessdata.lock import shard_locks
-from wirelessdata.plan import DropSetPlan
-from wirelessdata.stats import shard_stats
-from wirelessdata.store import STATUS_COMPLETE, Shard, create_shard, open_group, open_shard
-from wirelessdata.validate import ShardReport, validate_shard
+from wirelessdata.generate.plan import DropSetPlan
+from wirelessdata.shard.lock import shard_locks
+from wirelessdata.shard.stats import shard_stats
+from wirelessdata.shard.store import STATUS_COMPLETE, Shard, create_shard, open_group, open_shard
+from wirelessdata.shard.validate import ShardReport, validate_shard
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -238,7 +238,7 @@ def _run_locked(
 
 
 def url_stats(url: str) -> dict:
-    """The statistics of the written shard at ``url`` (:func:`~wirelessdata.stats.shard_stats`)."""
+    """The statistics of the written shard at ``url`` (:func:`~wirelessdata.shard.stats.shard_stats`)."""
     return shard_stats(open_group(url))
 
 

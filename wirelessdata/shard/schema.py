@@ -21,7 +21,7 @@ SCHEMA_FILE = "csi-v1.json"
 
 def schema_dir() -> Path:
     """Folder holding the schema files: inside the installed package, or ``schemas/`` of a source checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the package folder
     for candidate in (here / "schemas", here.parent / "schemas"):
         if (candidate / SCHEMA_FILE).is_file():
             return candidate

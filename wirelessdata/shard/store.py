@@ -38,7 +38,7 @@ from zarr.storage import LocalStore
 
 from wirelessdata import __version__
 from wirelessdata.errors import StoreError
-from wirelessdata.schema import Schema, VariableSpec, load_schema
+from wirelessdata.shard.schema import Schema, VariableSpec, load_schema
 
 SHARD_SUFFIX = ".zarr"
 STATUS_CREATING = "creating"
@@ -204,7 +204,7 @@ def consolidate(group: zarr.Group) -> None:
 class Shard:
     """An open dataset shard for writing: block regions, done markers, commit.
 
-    Create or resume with :func:`create_shard`; read with ``xarray.open_zarr`` or :mod:`wirelessdata.read`.
+    Create or resume with :func:`create_shard`; read with ``xarray.open_zarr`` or :mod:`wirelessdata.shard.read`.
     """
 
     def __init__(self, group: zarr.Group, schema: Schema | None = None) -> None:

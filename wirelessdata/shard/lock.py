@@ -16,7 +16,7 @@ import socket
 from collections.abc import Iterator, Sequence
 
 from wirelessdata.errors import StoreError
-from wirelessdata.store import storage_error
+from wirelessdata.shard.store import storage_error
 
 
 @contextlib.contextmanager

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from wirelessdata.errors import ConfigError
+from wirelessdata.generate.planting import PlantSpec, parse_plant
 from wirelessdata.generators.registry import MODULES, generator
-from wirelessdata.planting import PlantSpec, parse_plant
 from wirelessdata.tomlfile import read_toml
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -54,7 +54,7 @@ class DropSet:
     :param seed: recipe seed.
     :param block_size: drops per block.
     :param tags: free labels recorded in the shard attributes.
-    :param plant: defects planted into every block (:mod:`wirelessdata.planting`; None: none).
+    :param plant: defects planted into every block (:mod:`wirelessdata.generate.planting`; None: none).
     """
 
     name: str

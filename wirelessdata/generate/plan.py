@@ -13,10 +13,10 @@ from functools import cached_property
 
 import numpy as np
 
+from wirelessdata.generate.planting import plant_block
+from wirelessdata.generate.recipe import DropSet
 from wirelessdata.generators.registry import generator
-from wirelessdata.planting import plant_block
-from wirelessdata.recipe import DropSet
-from wirelessdata.store import SHARD_SUFFIX, RaggedSpec, ShardLayout, recipe_hash
+from wirelessdata.shard.store import SHARD_SUFFIX, RaggedSpec, ShardLayout, recipe_hash
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class DropSetPlan:
         return plans
 
     def generate(self, block: int) -> dict[str, dict[str, np.ndarray]]:
-        """Arrays of ``block`` for every band's shard, ready for :meth:`wirelessdata.store.Shard.write_block`."""
+        """Arrays of ``block`` for every band's shard, ready for :meth:`wirelessdata.shard.store.Shard.write_block`."""
         start, stop = self.block_range(block)
         gen = generator(self.drops.generator)
         per_band = gen.generate_block(self.drops.config, stop - start, self.block_seed(block))

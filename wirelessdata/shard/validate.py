@@ -28,8 +28,8 @@ import numpy as np
 import zarr
 
 from wirelessdata.errors import ConfigError, StoreError
-from wirelessdata.schema import Schema, load_schema
-from wirelessdata.store import (
+from wirelessdata.shard.schema import Schema, load_schema
+from wirelessdata.shard.store import (
     SHARD_SUFFIX,
     STATUS_COMPLETE,
     block_checksum,

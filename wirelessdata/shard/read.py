@@ -17,7 +17,7 @@ import numpy as np
 import zarr
 from zarr.core.sync import sync
 
-from wirelessdata.store import open_group
+from wirelessdata.shard.store import open_group
 
 ZARRS_PIPELINE = "zarrs.ZarrsCodecPipeline"
 
