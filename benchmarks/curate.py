@@ -33,7 +33,7 @@ import numpy as np
 
 from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.catalog import register_shard
-from wirelessdata.curate.blocks import iter_blocks, shard_info
+from wirelessdata.curate.blocks import iter_blocks
 from wirelessdata.curate.duplicates import fingerprints, resolvable_bins, spacing_hz
 from wirelessdata.curate.pipeline import curate
 from wirelessdata.curate.plant import multipath_csi
@@ -42,6 +42,7 @@ from wirelessdata.generate.plan import DropSetPlan
 from wirelessdata.generate.planting import near_copy
 from wirelessdata.generate.recipe import drop_sets
 from wirelessdata.generate.run import run_plan
+from wirelessdata.shard.info import shard_info
 from wirelessdata.shard.read import ShardReader
 from wirelessdata.shard.schema import load_schema
 from wirelessdata.shard.store import create_shard

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from test_curate import shard
 
-from wirelessdata.curate.blocks import shard_info
 from wirelessdata.curate.duplicates import (
     NARROW_DUPLICATE_DISTANCE,
     NEAR_DUPLICATE_DISTANCE,
@@ -18,6 +17,7 @@ from wirelessdata.generate.plan import DropSetPlan
 from wirelessdata.generate.planting import near_copy
 from wirelessdata.generate.recipe import drop_sets
 from wirelessdata.generate.run import run_plan
+from wirelessdata.shard.info import shard_info
 from wirelessdata.shard.read import ShardReader
 
 NARROW = {"num_time_steps": 4, "num_subcarriers": 16, "bs_array": "2x2"}  # RMa at 1.5 GHz: 16 x 15 kHz

@@ -24,6 +24,7 @@ from typing import Any
 
 from wirelessdata.catalog.fields import FILTERABLE, JSON_FIELDS
 from wirelessdata.errors import WirelessDataError
+from wirelessdata.shard.url import is_url
 
 CATALOG_FILE = "catalog.sqlite"
 CATALOG_VERSION = 2
@@ -56,7 +57,7 @@ def explicit_catalog(catalog: str | None = None) -> Path | None:
 def _local(location: str, what: str) -> str:
     if location.startswith("file://"):
         return location.removeprefix("file://")
-    if "://" in location:
+    if is_url(location):
         raise CatalogError(
             f"{what} {location} is not a local path; the catalog is a SQLite file: give --catalog PATH "
             f"or set {ENV_CATALOG} (a shared disk path works)"

@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from wirelessdata.shard.url import shard_name
+
 DEFAULT_COMMAND = "run"
 GROUPS_SHOWN = 10
 """Duplicate groups listed after the counts."""
@@ -43,7 +45,7 @@ def _console() -> Console:
 
 
 def _short(url: str) -> str:
-    return Path(url).name.removesuffix(".zarr")
+    return shard_name(url)
 
 
 @curate_app.command(DEFAULT_COMMAND)

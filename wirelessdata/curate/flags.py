@@ -34,8 +34,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from wirelessdata.curate.blocks import ShardInfo
 from wirelessdata.curate.lsp import link_state, lsp_stats, spec_version
+from wirelessdata.shard.info import ShardInfo
 from wirelessdata.shard.schema import load_schema
 
 ZERO_POWER_MARGIN_DB = 100.0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wirelessdata.curate.blocks import ShardInfo, iter_blocks, shard_info
+from wirelessdata.curate.blocks import iter_blocks
 from wirelessdata.curate.duplicates import (
     FINGERPRINT_DIM,
     SampleKeys,
@@ -23,6 +23,7 @@ from wirelessdata.curate.duplicates import (
     spacing_hz,
 )
 from wirelessdata.curate.flags import block_flags, rule_variables
+from wirelessdata.shard.info import ShardInfo, shard_info
 from wirelessdata.shard.stats import csi_power_db
 
 

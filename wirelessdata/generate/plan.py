@@ -16,7 +16,8 @@ import numpy as np
 from wirelessdata.generate.planting import plant_block
 from wirelessdata.generate.recipe import DropSet
 from wirelessdata.generators.registry import generator
-from wirelessdata.shard.store import SHARD_SUFFIX, RaggedSpec, ShardLayout, recipe_hash
+from wirelessdata.shard.store import RaggedSpec, ShardLayout, recipe_hash
+from wirelessdata.shard.url import shard_url
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class DropSetPlan:
                 optional=tuple(lay.get("optional", ())),
                 ragged=tuple(RaggedSpec(**r) for r in lay.get("ragged", ())),
             )
-            url = f"{self.root.rstrip('/')}/{self.drops.name}-{band}{SHARD_SUFFIX}"
+            url = shard_url(self.root, f"{self.drops.name}-{band}")
             plans[band] = ShardPlan(band, url, layout)
         return plans
 

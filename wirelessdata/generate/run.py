@@ -29,6 +29,7 @@ from wirelessdata.generate.plan import DropSetPlan
 from wirelessdata.shard.lock import shard_locks
 from wirelessdata.shard.stats import shard_stats
 from wirelessdata.shard.store import STATUS_COMPLETE, Shard, create_shard, open_group, open_shard
+from wirelessdata.shard.url import is_url
 from wirelessdata.shard.validate import ShardReport, validate_shard
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ def _run_locked(
     checksums = {}
     for band, shard in shards.items():
         checksums[band] = shard.commit(stats[band]) if band in stats else shard.group.attrs["checksum"]
-        if "://" not in plan.root:  # the catalog lives in a local dataset root
+        if not is_url(plan.root):  # the catalog lives in a local dataset root
             register_shard(plan.root, plan.shards[band].url)
     reports = _map(client, validate_shard, [plan.shards[band].url for band in shards])
     return [

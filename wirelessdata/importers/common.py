@@ -25,6 +25,7 @@ from wirelessdata.shard.lock import shard_locks
 from wirelessdata.shard.schema import load_schema
 from wirelessdata.shard.stats import shard_stats
 from wirelessdata.shard.store import STATUS_COMPLETE, ShardLayout, create_shard, recipe_hash
+from wirelessdata.shard.url import is_url
 from wirelessdata.shard.validate import ShardReport, validate_shard
 
 NUMPY_FILE_DAMAGE = (
@@ -187,6 +188,6 @@ def write_shard(
                     progress("write", done + i + 1, layout.num_blocks)
         complete = shard.status == STATUS_COMPLETE
         checksum = str(shard.group.attrs["checksum"]) if complete else shard.commit(shard_stats(shard.group))
-        if "://" not in root:  # the catalog lives in a local dataset root
+        if not is_url(root):  # the catalog lives in a local dataset root
             register_shard(root, url)
         return len(pending), checksum, validate_shard(url)

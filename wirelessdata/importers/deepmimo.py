@@ -41,7 +41,8 @@ from wirelessdata.importers.common import (
     shard_attrs,
     write_shard,
 )
-from wirelessdata.shard.store import SHARD_SUFFIX, ShardLayout
+from wirelessdata.shard.store import ShardLayout
+from wirelessdata.shard import url
 
 IMPORTER_VERSION = 1
 """Bumped when the same source would be written differently (part of the recipe, so of the resume key)."""
@@ -444,7 +445,7 @@ def layout_for(scan_: Scan, config: ChannelConfig) -> ShardLayout:
 
 def shard_url(root: str, folder: Path) -> str:
     """Where the scenario's shard goes: ``ROOT/deepmimo-<scenario>.zarr``."""
-    return f"{root.rstrip('/')}/deepmimo-{folder.name.lower()}{SHARD_SUFFIX}"
+    return url.shard_url(root, f"deepmimo-{folder.name.lower()}")
 
 
 def import_deepmimo(

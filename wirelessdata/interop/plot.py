@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from wirelessdata.errors import ConfigError, StoreError
-from wirelessdata.interop.sources import shard_info
+from wirelessdata.shard.info import shard_info
 from wirelessdata.shard.read import ShardReader
 from wirelessdata.shard.store import open_group
 

@@ -15,28 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from wirelessdata.errors import ConfigError, StoreError
+from wirelessdata.errors import ConfigError
+from wirelessdata.shard.info import ShardInfo, shard_info
 from wirelessdata.shard.read import ShardReader
-from wirelessdata.shard.store import SHARD_SUFFIX, STATUS_COMPLETE, open_group
 from wirelessdata.shard.validate import shard_urls
 
 SPLITS = ("train", "val", "test")
 BATCH_BYTES = 32 * 2**20
 """Bytes of the requested variables read per batch: exports never hold more than a few batches in memory."""
-
-
-@dataclass(frozen=True)
-class ShardInfo:
-    """A complete shard: where it is, its name (file name without ``.zarr``) and its group attributes."""
-
-    url: str
-    name: str
-    attrs: dict[str, Any]
-
-    @property
-    def modalities(self) -> list[str]:
-        """Modalities the shard declares (``core`` implied)."""
-        return list(self.attrs.get("modalities", []))
 
 
 @dataclass(frozen=True)
@@ -75,21 +61,6 @@ class ExportPlan:
         return list(seen.values())
 
 
-def shard_info(url: str, need_csi: bool = False) -> ShardInfo:
-    """Open a shard's attributes; one-line errors for a non-shard, an unfinished shard, or one without CSI."""
-    attrs = open_group(url, mode="r").attrs.asdict()
-    if "schema" not in attrs or "num_samples" not in attrs:
-        raise StoreError(f"{url}: not a wirelessdata shard (no 'schema' attribute); give shards wirelessdata wrote")
-    if attrs.get("status") != STATUS_COMPLETE:
-        raise StoreError(
-            f"{url}: shard is {attrs.get('status')}, not complete; finish it (rerun the command that wrote it) first"
-        )
-    if need_csi and "csi" not in attrs.get("modalities", []):
-        raise StoreError(f"{url}: shard has no csi (modalities {attrs.get('modalities')}); this export needs CSI")
-    name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(SHARD_SUFFIX)
-    return ShardInfo(url, name, attrs)
-
-
 def split_codes(sample_ids: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> np.ndarray:
     """Split of every sample: 0 train, 1 val, 2 test, by a hash of ``(seed, sample_id)``.
 
@@ -117,7 +88,7 @@ def plan_from_shards(
     need_csi: bool = True,
 ) -> ExportPlan:
     """Every (unflagged, unless ``keep_flagged``) sample of the shards, split by :func:`split_codes`."""
-    infos = [shard_info(u, need_csi) for u in shard_urls(paths)]
+    infos = [shard_info(u, need_csi=need_csi) for u in shard_urls(paths)]
     splits: dict[str, list[Part]] = {s: [] for s in SPLITS}
     for info in infos:
         labels = ShardReader(info.url, ("sample_id", "quality_flags"))
@@ -157,7 +128,7 @@ def plan_from_manifest(path: str | Path, need_csi: bool = True, only: str | None
 
     manifest = load_manifest(path)
     manifest.verify()
-    infos = {i: shard_info(s.url, need_csi) for i, s in enumerate(manifest.shards)}
+    infos = {i: shard_info(s.url, need_csi=need_csi) for i, s in enumerate(manifest.shards)}
     if only is not None:
         mapping = {only: "all"}
         manifest.split(only)  # one-line error naming the splits

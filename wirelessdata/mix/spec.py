@@ -54,6 +54,7 @@ from wirelessdata.mix.balance import (
 )
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
 from wirelessdata.shard.read import ShardReader
+from wirelessdata.shard.url import shard_name
 from wirelessdata.tomlfile import read_toml
 
 TOP_KEYS = ("seed", "val_fraction", "temperature", "epoch_samples", "keep_flagged", "sources", "holdout", "balance")
@@ -210,7 +211,7 @@ def build_manifest(spec: MixSpec, root: str, check_leaks: bool = True) -> Manife
             index[row["path"]] = len(shards)
             shards.append(
                 ManifestShard(
-                    name=Path(row["path"]).name.removesuffix(".zarr"),
+                    name=shard_name(row["path"]),
                     url=row["path"],
                     checksum=row["checksum"],
                     num_samples=int(row["num_samples"]),

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 
 from wirelessdata.errors import StoreError
 from wirelessdata.shard.store import storage_error
+from wirelessdata.shard.url import is_url
 
 
 @contextlib.contextmanager
@@ -24,7 +25,7 @@ def shard_locks(urls: Sequence[str]) -> Iterator[None]:
     """Hold the locks of ``urls`` (local shards) for the duration of the block; a one-line error when one is taken."""
     with contextlib.ExitStack() as stack:
         for url in urls:
-            if "://" not in url:
+            if not is_url(url):
                 stack.enter_context(_lock(f"{url.rstrip('/')}.lock", url))
         yield
 

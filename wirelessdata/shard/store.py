@@ -39,8 +39,8 @@ from zarr.storage import LocalStore
 from wirelessdata import __version__
 from wirelessdata.errors import StoreError
 from wirelessdata.shard.schema import Schema, VariableSpec, load_schema
+from wirelessdata.shard.url import is_url
 
-SHARD_SUFFIX = ".zarr"
 STATUS_CREATING = "creating"
 STATUS_INCOMPLETE = "incomplete"
 STATUS_COMPLETE = "complete"
@@ -69,7 +69,7 @@ def storage_error(url: str, action: str, exc: OSError) -> StoreError:
 def check_writable(root: str) -> None:
     """Create the local dataset directory ``root`` and write a scratch file into it; a one-line
     :class:`StoreError` (:func:`storage_error`) when either fails. fsspec URLs (``scheme://``) are not checked."""
-    if "://" in root:
+    if is_url(root):
         return
     try:
         os.makedirs(root, exist_ok=True)
@@ -419,7 +419,7 @@ def _existing_shard(url: str, layout: ShardLayout, overwrite: bool) -> Shard | N
     try:
         group = open_group(url, mode="r+")
     except StoreError:
-        if "://" not in url and os.path.exists(url) and (not os.path.isdir(url) or os.listdir(url)):
+        if not is_url(url) and os.path.exists(url) and (not os.path.isdir(url) or os.listdir(url)):
             raise StoreError(
                 f"{url}: exists and is not a wirelessdata shard; choose another --out or remove it"
             ) from None

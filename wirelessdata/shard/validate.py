@@ -30,13 +30,13 @@ import zarr
 from wirelessdata.errors import ConfigError, StoreError
 from wirelessdata.shard.schema import Schema, load_schema
 from wirelessdata.shard.store import (
-    SHARD_SUFFIX,
     STATUS_COMPLETE,
     block_checksum,
     checksummed,
     open_group,
     shard_checksum,
 )
+from wirelessdata.shard.url import SHARD_SUFFIX, is_url
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def find_shards(root: str) -> list[str]:
 
 def validate_path(path: str) -> list[ShardReport]:
     """Validate a shard, or every shard under a directory. A URL (``memory://``) is taken as one shard."""
-    if "://" in path:
+    if is_url(path):
         return [validate_shard(path)]
     if not Path(path).exists():
         report = ShardReport(path)
@@ -340,7 +340,7 @@ def shard_urls(paths: Sequence[str | Path]) -> list[str]:
     """Shards named by ``paths``: a shard itself, or every ``*.zarr`` shard under a folder (sorted)."""
     urls: list[str] = []
     for p in map(str, paths):
-        if "://" in p:
+        if is_url(p):
             urls.append(p)
             continue
         if not Path(p).exists():
