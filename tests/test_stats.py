@@ -7,11 +7,11 @@ import pytest
 
 from conftest import write_synthetic
 from wirelessdata._testing import synthetic_block, synthetic_layout
+from wirelessdata.constants import SPEED_OF_LIGHT
 from wirelessdata.shard.stats import (
     CSI_CHUNK_STRIDE,
     METRIC_BY_NAME,
     QUANTILES,
-    SPEED_OF_LIGHT,
     angular_spread,
     merge_summaries,
     shard_stats,

@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from wirelessdata.constants import SPEED_OF_LIGHT
 from wirelessdata.curate.lsp import link_state, lsp_stats, spec_version
 from wirelessdata.shard.info import ShardInfo
 from wirelessdata.shard.schema import load_schema
@@ -56,7 +57,6 @@ Friis, 4 sigma of LoS shadow fading (4 dB), 4 dB margin."""
 OUTLIER_SIGMAS = 4.0
 """Delay spread and K-factor outliers lie beyond this many standard deviations of the table."""
 
-SPEED_OF_LIGHT = 299_792_458.0
 
 Block = Mapping[str, np.ndarray]
 BlockRule = Callable[[Block, ShardInfo], np.ndarray]

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from wirelessdata.constants import SPEED_OF_LIGHT
 from wirelessdata.importers.common import (
     FLAGGED,
     NUMPY_FILE_DAMAGE,
@@ -41,12 +42,11 @@ from wirelessdata.importers.common import (
     shard_attrs,
     write_shard,
 )
-from wirelessdata.shard.store import ShardLayout
 from wirelessdata.shard import url
+from wirelessdata.shard.store import ShardLayout
 
 IMPORTER_VERSION = 1
 """Bumped when the same source would be written differently (part of the recipe, so of the resume key)."""
-SPEED_OF_LIGHT = 299_792_458.0
 PATH_MATRICES = ("power", "phase", "delay", "aoa_az", "aoa_el", "aod_az", "aod_el")
 MATRICES = (*PATH_MATRICES, "inter", "rx_pos", "tx_pos")
 SOURCE_UNITS = {

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from wirelessdata.constants import SPEED_OF_LIGHT
 from wirelessdata.errors import ConfigError, StoreError
 from wirelessdata.shard.info import shard_info
 from wirelessdata.shard.read import ShardReader
 from wirelessdata.shard.store import open_group
 
-SPEED_OF_LIGHT = 299_792_458.0
 DPI = 90
 PDP_OVERSAMPLING = 4
 """Zero-padding factor of the delay axis (the taps are interpolated, not resolved more finely)."""

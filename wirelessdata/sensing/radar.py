@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from wirelessdata.checks import fail, number, positive_int
+from wirelessdata.constants import SPEED_OF_LIGHT
 from wirelessdata.sensing import MOUNTS, STATIC, Box, Pose, SceneGeometry, SensorParams, rotation
 
-SPEED_OF_LIGHT = 299_792_458.0
 BOLTZMANN = 1.380649e-23
 T0_K = 290.0
 BODY_RAYS = 16

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from wirelessdata.constants import SPEED_OF_LIGHT
+
 if TYPE_CHECKING:  # zarr is imported where shards are read: the catalog's queries need only the definitions
     import zarr
 
@@ -39,8 +41,6 @@ CSI_MIN_SAMPLES = 128
 COVARIANCE_SNAPSHOTS = 4
 COVARIANCE_SUBCARRIERS = 16
 """The BS spatial covariance of a sample is estimated from at most this many evenly spaced snapshots x subcarriers."""
-
-SPEED_OF_LIGHT = 299_792_458.0
 
 
 @dataclass(frozen=True)
