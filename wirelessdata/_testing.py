@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from wirelessdata.shard.store import RaggedSpec, ShardLayout, recipe_hash
+from wirelessdata.shard.layout import RaggedSpec, ShardLayout, recipe_hash
 
 LIDAR_CAPACITY = 32
 

@@ -13,10 +13,10 @@ from functools import cached_property
 
 import numpy as np
 
+from wirelessdata import plugins
 from wirelessdata.generate.planting import plant_block
 from wirelessdata.generate.recipe import DropSet
-from wirelessdata.generators.registry import generator
-from wirelessdata.shard.store import RaggedSpec, ShardLayout, recipe_hash
+from wirelessdata.shard.layout import RaggedSpec, ShardLayout, recipe_hash
 from wirelessdata.shard.url import shard_url
 
 
@@ -73,7 +73,7 @@ class DropSetPlan:
     def shards(self) -> dict[str, ShardPlan]:
         """One shard per band, keyed by band label."""
         plans = {}
-        for band, lay in generator(self.drops.generator).shard_layouts(self.drops.config).items():
+        for band, lay in plugins.load("generator", self.drops.generator).shard_layouts(self.drops.config).items():
             attrs = {
                 **lay["attrs"],
                 "recipe": self.recipe,
@@ -99,7 +99,7 @@ class DropSetPlan:
     def generate(self, block: int) -> dict[str, dict[str, np.ndarray]]:
         """Arrays of ``block`` for every band's shard, ready for :meth:`wirelessdata.shard.store.Shard.write_block`."""
         start, stop = self.block_range(block)
-        gen = generator(self.drops.generator)
+        gen = plugins.load("generator", self.drops.generator)
         per_band = gen.generate_block(self.drops.config, stop - start, self.block_seed(block))
         if self.drops.plant is not None:
             per_band = plant_block(per_band, self.drops.plant, self.block_seed(block))

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wirelessdata import plugins
 from wirelessdata.errors import ConfigError
 from wirelessdata.generate.planting import PlantSpec, parse_plant
-from wirelessdata.generators.registry import MODULES, generator
 from wirelessdata.tomlfile import read_toml
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -48,7 +48,7 @@ class DropSet:
     """One configuration of a recipe: drops evaluated at each of its bands, one shard per band.
 
     :param name: prefix of the shard names, ``<name>-<band>``.
-    :param generator: the generator's name (see :mod:`wirelessdata.generators.registry`).
+    :param generator: the generator's name (a plug-in of :mod:`wirelessdata.plugins`).
     :param config: the generator configuration (its ``Config``).
     :param num_samples: drops.
     :param seed: recipe seed.
@@ -97,7 +97,7 @@ def _config(name: str, generator_name: str, fields: Mapping[str, Any]) -> Any:
             raise ConfigError(f"{name}.speed_range_kmh: {kmh!r} is not a pair [min, max]")
         fields["speed_range_mps"] = [float(v) / 3.6 for v in kmh]
     try:
-        return generator(generator_name).Config.from_dict(fields)
+        return plugins.load("generator", generator_name).Config.from_dict(fields)
     except ConfigError as exc:
         raise ConfigError(f"{name}: {exc}") from exc
     except TypeError as exc:  # a wrongly typed value that from_dict did not catch
@@ -116,8 +116,8 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     if unknown:
         raise ConfigError(f"recipe: unknown key(s) {unknown}; valid keys: {list(TOP_KEYS)}")
     gen = overrides.pop("generator", None) or recipe.get("generator", DEFAULT_GENERATOR)
-    if not isinstance(gen, str) or gen not in MODULES:
-        raise ConfigError(f"recipe.generator: unknown generator {gen!r}; allowed: {list(MODULES)}")
+    if not isinstance(gen, str) or gen not in plugins.names("generator"):
+        raise ConfigError(f"recipe.generator: unknown generator {gen!r}; allowed: {plugins.names('generator')}")
     top = {k: overrides.pop(k) if k in overrides else recipe.get(k) for k in ("samples", "seed", "block_size")}
     samples = _int("samples", top["samples"] if top["samples"] is not None else DEFAULT_SAMPLES, 1)
     seed = _int("seed", top["seed"] if top["seed"] is not None else 0, 0)

@@ -9,7 +9,7 @@ cluster with ``workers > 1``, or an existing cluster's scheduler address). The d
 Failures: a task that raises is retried (:data:`TASK_RETRIES`); a task whose worker dies is
 rescheduled on another worker (on a local cluster the nanny restarts the dead worker, and a block
 whose workers die ``TASK_RETRIES + 1`` times is given up). A block that fails on every attempt does
-not stop the others: the run finishes every block it can, then raises :class:`BlockError` naming the
+not stop the others: the run finishes every block it can, then raises :class:`~wirelessdata.source.writer.BlockError` naming the
 block, its shards and its error. A :class:`~wirelessdata.errors.WirelessDataError` from a task (disk
 full, permission denied: the same for every block) stops the run at once. Either way the finished
 blocks stay valid and a rerun of the same command resumes.
@@ -20,17 +20,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from wirelessdata.catalog import register_shard
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.generate.plan import DropSetPlan
-from wirelessdata.shard.lock import shard_locks
-from wirelessdata.shard.stats import shard_stats
-from wirelessdata.shard.store import STATUS_COMPLETE, Shard, create_shard, open_group, open_shard
-from wirelessdata.shard.url import is_url
-from wirelessdata.shard.validate import ShardReport, validate_shard
+from wirelessdata.shard.store import open_shard
+from wirelessdata.source.writer import Pending, ShardResult, Target, write_shards
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -38,23 +33,6 @@ if TYPE_CHECKING:
 TASK_RETRIES = 2
 """A block task that raises is retried this often; on a local cluster a block may also lose its worker this often
 (``distributed.scheduler.allowed-failures``; an external scheduler uses its own setting, 3 by default)."""
-
-
-class BlockError(WirelessDataError):
-    """A block failed on every attempt (an error in its task, or its workers dying); the other blocks were written."""
-
-
-@dataclass(frozen=True)
-class ShardResult:
-    """What a run did to one shard."""
-
-    url: str
-    band: str
-    num_samples: int
-    blocks_written: int
-    blocks_skipped: int
-    checksum: str
-    report: ShardReport
 
 
 BlockCallback = Callable[[DropSetPlan, int], None]
@@ -179,68 +157,23 @@ def run_plan(
     on_block: BlockCallback | None = None,
     client: Client | None = None,
 ) -> list[ShardResult]:
-    """Write, commit and validate the shards of one drop set.
+    """Write, commit and validate the shards of one drop set, through the one writer
+    (:func:`~wirelessdata.source.writer.write_shards`).
 
     :param plan: the drop set's plan.
     :param overwrite: replace shards that exist with another recipe (otherwise that is an error).
     :param on_block: called after each block, also for blocks skipped because they were done.
     :param client: a Dask client to run the block tasks on; None runs them here, in order.
     """
-    with shard_locks([sp.url for sp in plan.shards.values()]):
-        return _run_locked(plan, overwrite, on_block, client)
-
-
-def _run_locked(
-    plan: DropSetPlan, overwrite: bool, on_block: BlockCallback | None, client: Client | None
-) -> list[ShardResult]:
-    shards: dict[str, Shard] = {
-        band: create_shard(sp.url, sp.layout, overwrite=overwrite) for band, sp in plan.shards.items()
-    }
-    todo = {band: set(shard.pending_blocks()) for band, shard in shards.items()}
-    written = dict.fromkeys(shards, 0)
-    tasks = {b: tuple(band for band in shards if b in todo[band]) for b in range(plan.num_blocks)}
-    for block, bands in tasks.items():
-        if not bands and on_block is not None:
-            on_block(plan, block)
-    pending = {b: bands for b, bands in tasks.items() if bands}
-    failed: list[tuple[int, BaseException]] = []
-    for block, error in _execute(plan, pending, client):
-        if error is not None:
-            failed.append((block, error))
-            continue
-        for band in pending[block]:
-            written[band] += 1
-        if on_block is not None:
-            on_block(plan, block)
-    if failed:
-        raise _block_error(plan, pending, failed, attempts=1 if client is None else TASK_RETRIES + 1)
-    # the statistics and validation passes of the bands run side by side on the cluster (in turn without one);
-    # the commits and the catalog stay in this process
-    open_bands = [band for band, shard in shards.items() if shard.status != STATUS_COMPLETE]
-    stats = dict(zip(open_bands, _map(client, url_stats, [plan.shards[b].url for b in open_bands]), strict=True))
-    checksums = {}
-    for band, shard in shards.items():
-        checksums[band] = shard.commit(stats[band]) if band in stats else shard.group.attrs["checksum"]
-        if not is_url(plan.root):  # the catalog lives in a local dataset root
-            register_shard(plan.root, plan.shards[band].url)
-    reports = _map(client, validate_shard, [plan.shards[band].url for band in shards])
-    return [
-        ShardResult(
-            url=plan.shards[band].url,
-            band=band,
-            num_samples=shard.num_samples,
-            blocks_written=written[band],
-            blocks_skipped=plan.num_blocks - written[band],
-            checksum=str(checksums[band]),
-            report=report,
-        )
-        for (band, shard), report in zip(shards.items(), reports, strict=True)
-    ]
-
-
-def url_stats(url: str) -> dict:
-    """The statistics of the written shard at ``url`` (:func:`~wirelessdata.shard.stats.shard_stats`)."""
-    return shard_stats(open_group(url))
+    return write_shards(
+        plan.root,
+        {band: Target(sp.url, sp.layout) for band, sp in plan.shards.items()},
+        lambda pending: _execute(plan, pending, client),
+        overwrite=overwrite,
+        on_block=None if on_block is None else lambda block: on_block(plan, block),
+        mapper=lambda fn, urls: _map(client, fn, urls),
+        attempts=1 if client is None else TASK_RETRIES + 1,
+    )
 
 
 def _map(client: Client | None, fn: Callable, args: Sequence) -> list:
@@ -250,32 +183,7 @@ def _map(client: Client | None, fn: Callable, args: Sequence) -> list:
     return client.gather(client.map(fn, args, pure=False))
 
 
-def _block_error(
-    plan: DropSetPlan, pending: dict[int, tuple[str, ...]], failed: list[tuple[int, BaseException]], attempts: int
-) -> BlockError:
-    """One line naming the first failed block, its shards and its error, and how many others failed."""
-    block, error = min(failed, key=lambda f: f[0])
-    shards = ", ".join(plan.shards[band].url for band in pending[block])
-    others = f"; {len(failed) - 1} other blocks failed too" if len(failed) > 1 else ""
-    tries = "once" if attempts == 1 else f"{attempts} times"
-    return BlockError(
-        f"block {block} of {shards} failed {tries} ({_describe(error)}){others}; the other blocks are written, "
-        "fix the cause and rerun the same command to resume"
-    )
-
-
-def _describe(error: BaseException) -> str:
-    """``Type: first line of the message``; a lost worker in words."""
-    name = type(error).__name__
-    if name == "KilledWorker":
-        return "KilledWorker: the workers running it died (out of memory, a crash or a kill; see the worker logs)"
-    lines = str(error).strip().splitlines()
-    return f"{name}: {lines[0]}" if lines else name
-
-
-def _execute(
-    plan: DropSetPlan, pending: dict[int, tuple[str, ...]], client: Client | None
-) -> Iterator[tuple[int, BaseException | None]]:
+def _execute(plan: DropSetPlan, pending: Pending, client: Client | None) -> Iterator[tuple[int, BaseException | None]]:
     """Run the block tasks; yield ``(block, None)`` as each finishes, ``(block, error)`` when one failed for good.
 
     A :class:`~wirelessdata.errors.WirelessDataError` (disk full, permission denied) is raised at once; on

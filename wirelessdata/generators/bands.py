@@ -1,19 +1,19 @@
-"""Band presets of the statistical generators, read from ``bands.toml`` (data, not code).
+"""Band presets of the generators and their default bands, read from ``bands.toml`` (data, not code).
 
 A *preset* names a carrier frequency, a default subcarrier spacing and the largest bandwidth accepted;
 a :class:`Band` is a preset made concrete with a number of subcarriers (and optionally another spacing).
+:data:`DEFAULT_BANDS` are the labels a configuration uses when it gives none.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from wirelessdata.errors import ConfigError
+from wirelessdata.generators.tables import load_table
 
 BAND_KEYS = ("band", "num_subcarriers", "subcarrier_spacing_hz")
 """Keys accepted in a band given as a mapping, e.g. ``{"band": "28GHz", "num_subcarriers": 128}``."""
@@ -64,9 +64,28 @@ class Band:
 
 @cache
 def band_presets() -> Mapping[str, BandPreset]:
-    """All presets of ``bands.toml``, by label, in file order."""
-    text = resources.files(__package__).joinpath("bands.toml").read_text(encoding="utf-8")
-    return {label: BandPreset(label=label, **fields) for label, fields in tomllib.loads(text).items()}
+    """All presets of ``bands.toml`` (its tables), by label, in file order."""
+    return {
+        label: BandPreset(label=label, **fields)
+        for label, fields in load_table("bands.toml").items()
+        if isinstance(fields, dict)
+    }
+
+
+def default_bands() -> tuple[str, ...]:
+    """Labels of the default bands (``default_bands`` of ``bands.toml``), each a preset.
+
+    :raises ConfigError: A label that is not a preset of the file
+    """
+    labels = tuple(load_table("bands.toml")["default_bands"])
+    unknown = [label for label in labels if label not in band_presets()]
+    if unknown or not labels:
+        raise ConfigError(f"bands.toml: default_bands {list(labels)} must be presets of {list(band_presets())}")
+    return labels
+
+
+DEFAULT_BANDS: tuple[str, ...] = default_bands()
+"""Labels of the bands of a configuration that gives none, e.g. ``("sub6", "28GHz")`` (from ``bands.toml``)."""
 
 
 def make_band(spec: str | Mapping[str, Any] | Band, num_subcarriers: int = 64, field: str = "bands") -> Band:

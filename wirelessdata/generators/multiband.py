@@ -21,6 +21,9 @@ cluster variates; each band maps them through its own 38.901 tables. In ``"corre
 cluster delays and angles are then taken from the reference model (identical for all bands) and each
 band's cluster powers are recomputed from those delays with its own delay spread and K-factor
 (:meth:`MultiBandEngine._shared_geometry_rays`). ``docs/multiband.md`` lists every quantity.
+
+This module depends on the configuration (:mod:`wirelessdata.generators.tr38901_config`) only; the
+generator (:mod:`wirelessdata.generators.tr38901`) imports it, never the reverse.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import copy
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -48,8 +50,7 @@ from sionna.phy.channel.tr38901 import (
     delay_spread_from_rays,
 )
 
-if TYPE_CHECKING:
-    from wirelessdata.generators.tr38901 import Tr38901Config
+from wirelessdata.generators.tr38901_config import Tr38901Config
 
 STAGE_TOPOLOGY, STAGE_RAYS, STAGE_PHASES = 1, 2, 3
 SHARED = 0

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from wirelessdata import plugins
 from wirelessdata.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -162,3 +164,47 @@ def deepmimo(
     with _progress(path.name) as progress:
         result = import_deepmimo(path, out, strict, config, overwrite, progress)
     _report(result, as_json)
+
+
+def _option_value(text: str) -> Any:
+    """A ``--option`` value as TOML reads it (numbers, booleans, arrays), else the string itself."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _plugin_command(name: str) -> None:
+    """Register ``wirelessdata import NAME`` for an importer installed as a plug-in (:mod:`wirelessdata.plugins`)."""
+
+    def command(
+        path: Annotated[Path, typer.Argument(help="The source folder.")],
+        out: Out,
+        strict: Strict = False,
+        overwrite: Overwrite = False,
+        option: Annotated[
+            list[str] | None, typer.Option("--option", help="An importer option KEY=VALUE (repeatable).")
+        ] = None,
+        as_json: AsJson = False,
+    ) -> None:
+        from wirelessdata.importers.common import run_import
+        from wirelessdata.source.contract import config_from_dict
+
+        importer = plugins.load("importer", name)
+        pairs = [o.split("=", 1) for o in option or []]
+        if bad := [o for o, p in zip(option or [], pairs, strict=True) if len(p) != 2]:
+            raise ConfigError(f"--option {bad[0]!r}: want KEY=VALUE, e.g. block_size=64")
+        options = config_from_dict(importer.Options, {k.strip(): _option_value(v.strip()) for k, v in pairs}, name)
+        with _progress(path.name) as progress:
+            result = run_import(importer, path, out, options, strict, overwrite, progress)
+        _report(result, as_json)
+
+    command.__doc__ = f"Import with the plug-in importer {name!r}; its options as --option KEY=VALUE."
+    import_app.command(name)(command)
+
+
+_OWN = {c.name or c.callback.__name__ for c in import_app.registered_commands if c.callback is not None}
+"""wirelessdata's own importers: commands with typed options, above."""
+for _name in plugins.names("importer"):
+    if _name not in _OWN:
+        _plugin_command(_name)

@@ -2,9 +2,10 @@
 
 An importer scans its source first and lists every :class:`Defect` (by row and reason) before it
 writes anything; ``strict`` turns any defect into a :class:`StrictError` at that point. The good rows
-are then written with :func:`write_shard`: blocks of rows into pre-created regions (a rerun of the
-same import resumes at the first unwritten block), commit with the shard's statistics, registration
-in the catalog of the dataset root, validation.
+are then written with :func:`write_shard`, through the one writer of every source
+(:mod:`wirelessdata.source.writer`): blocks of rows into pre-created regions (a rerun of the same import resumes
+at the first unwritten block), commit with the shard's statistics, registration in the catalog of the dataset
+root, validation.
 """
 
 from __future__ import annotations
@@ -12,21 +13,22 @@ from __future__ import annotations
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wirelessdata.catalog import register_shard
 from wirelessdata.errors import WirelessDataError
-from wirelessdata.shard.lock import shard_locks
+from wirelessdata.shard.layout import ShardLayout, recipe_hash
 from wirelessdata.shard.schema import load_schema
-from wirelessdata.shard.stats import shard_stats
-from wirelessdata.shard.store import STATUS_COMPLETE, ShardLayout, create_shard, recipe_hash
-from wirelessdata.shard.url import is_url
-from wirelessdata.shard.validate import ShardReport, validate_shard
+from wirelessdata.shard.store import open_shard
+from wirelessdata.shard.url import shard_url
+from wirelessdata.shard.validate import ShardReport
+from wirelessdata.source.contract import Importer, Progress
+from wirelessdata.source.writer import Pending, ShardResult, Target, write_shards
 
 NUMPY_FILE_DAMAGE = (
     OSError,
@@ -55,9 +57,6 @@ DROPPED = "dropped"
 """A column or modality of the source is not imported (no row is lost)."""
 NOTED = "noted"
 """The data are imported as documented; the defect limits what they mean (e.g. times without a date)."""
-
-Progress = Callable[[str, int, int], None]
-"""Called as ``progress(stage, done, total)`` with stage ``"scan"`` (rows) or ``"write"`` (blocks)."""
 
 
 class SourceError(WirelessDataError):
@@ -162,32 +161,73 @@ def write_shard(
     make_block: BlockMaker,
     overwrite: bool = False,
     progress: Progress | None = None,
-) -> tuple[int, str, ShardReport]:
-    """Write every pending block, commit, register in the catalog of ``root`` (local roots), validate.
+) -> ShardResult:
+    """Write every pending block of one imported shard through the one writer
+    (:func:`~wirelessdata.source.writer.write_shards`): commit, register in the catalog of ``root``, validate.
 
     :param make_block: ``block -> data``: the block's per-sample arrays; arrays of variables the shard
-        does not hold (optional ones absent from the layout or the schema) are left out here.
-    :returns: ``(blocks written, shard checksum, validation report)``.
+        does not hold (optional ones absent from the layout or the schema) are left out here. The next block
+        is read while this one is written (decoders and zarr's codecs release the GIL).
     """
-    with shard_locks([url]):  # a second import (or generate) of this shard gets a one-line "locked by" error
-        shard = create_shard(url, layout, overwrite=overwrite)
-        names = {v.name for v in layout.variables(shard.schema)}
-        pending = shard.pending_blocks()
-        done = layout.num_blocks - len(pending)
+    done = 0
+
+    def count(_block: int) -> None:
+        nonlocal done
+        done += 1
         if progress is not None:
             progress("write", done, layout.num_blocks)
-        # the next block is read while this one is written (decoders and zarr's codecs release the GIL)
+
+    def run_blocks(pending: Pending) -> Iterator[tuple[int, BaseException | None]]:
+        shard = open_shard(url)
+        names = {v.name for v in layout.variables(shard.schema)}
+        blocks = list(pending)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            ahead = pool.submit(make_block, pending[0]) if pending else None
-            for i, block in enumerate(pending):
+            ahead = pool.submit(make_block, blocks[0]) if blocks else None
+            for i, block in enumerate(blocks):
                 assert ahead is not None
                 data = ahead.result()
-                ahead = pool.submit(make_block, pending[i + 1]) if i + 1 < len(pending) else None
+                ahead = pool.submit(make_block, blocks[i + 1]) if i + 1 < len(blocks) else None
                 shard.write_block(block, {k: v for k, v in data.items() if k in names})
-                if progress is not None:
-                    progress("write", done + i + 1, layout.num_blocks)
-        complete = shard.status == STATUS_COMPLETE
-        checksum = str(shard.group.attrs["checksum"]) if complete else shard.commit(shard_stats(shard.group))
-        if not is_url(root):  # the catalog lives in a local dataset root
-            register_shard(root, url)
-        return len(pending), checksum, validate_shard(url)
+                yield block, None
+
+    if progress is not None:
+        progress("write", 0, layout.num_blocks)
+    (result,) = write_shards(root, {"shard": Target(url, layout)}, run_blocks, overwrite=overwrite, on_block=count)
+    return result
+
+
+def run_import(
+    importer: Importer,
+    path: str | Path,
+    root: str,
+    options: Any,
+    strict: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import the source folder ``path`` with ``importer`` into ``ROOT/<importer.shard_name(scan)>.zarr``.
+
+    Checks the options, scans every row (``strict``: a :class:`StrictError` on any defect, before writing), lays
+    out the shard and writes it through the one writer (:func:`write_shard`).
+    """
+    check = getattr(options, "check", None)
+    if check is not None:
+        check()
+    folder = Path(path)
+    found = importer.scan(folder, options, progress)
+    if strict:
+        check_strict(str(folder), found.defects)
+    layout = importer.layout(found, options)
+    url = shard_url(root, importer.shard_name(found))
+    written = write_shard(root, url, layout, importer.block_reader(found, layout, options), overwrite, progress)
+    return ImportResult(
+        url=url,
+        rows_total=found.rows_total,
+        num_samples=layout.num_samples,
+        rows_flagged=found.rows_flagged,
+        blocks_written=written.blocks_written,
+        blocks_skipped=written.blocks_skipped,
+        checksum=written.checksum,
+        report=written.report,
+        defects=list(found.defects),
+    )

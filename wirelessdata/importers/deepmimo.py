@@ -36,14 +36,13 @@ from wirelessdata.importers.common import (
     ImportResult,
     Progress,
     SourceError,
-    check_strict,
     counts,
     importer_flag,
+    run_import,
     shard_attrs,
-    write_shard,
 )
-from wirelessdata.shard import url
-from wirelessdata.shard.store import ShardLayout
+from wirelessdata.shard.layout import ShardLayout
+from wirelessdata.source.contract import Importer
 
 IMPORTER_VERSION = 1
 """Bumped when the same source would be written differently (part of the recipe, so of the resume key)."""
@@ -238,6 +237,11 @@ class Scan:
     def num_rows(self) -> int:
         """Receivers kept."""
         return int(sum(r.size for r in self.rx))
+
+    @property
+    def rows_flagged(self) -> int:
+        """Receivers kept with the ``importer_defect`` quality flag."""
+        return int(sum(f.sum() for f in self.flagged))
 
 
 def scan(folder: Path, config: ChannelConfig, progress: Progress | None = None) -> Scan:
@@ -443,9 +447,20 @@ def layout_for(scan_: Scan, config: ChannelConfig) -> ShardLayout:
     )
 
 
-def shard_url(root: str, folder: Path) -> str:
-    """Where the scenario's shard goes: ``ROOT/deepmimo-<scenario>.zarr``."""
-    return url.shard_url(root, f"deepmimo-{folder.name.lower()}")
+def shard_name(scan_: Scan) -> str:
+    """The scenario's shard name: ``deepmimo-<scenario>``."""
+    return f"deepmimo-{scan_.folder.name.lower()}"
+
+
+IMPORTER = Importer(
+    name="deepmimo",
+    Options=ChannelConfig,
+    scan=scan,
+    layout=layout_for,
+    shard_name=shard_name,
+    block_reader=BlockReader,
+)
+"""The DeepMIMO v4 importer (entry point ``deepmimo`` of ``wirelessdata.importers``)."""
 
 
 def import_deepmimo(
@@ -464,22 +479,4 @@ def import_deepmimo(
     :param config: array and OFDM numerology of the CSI.
     :param overwrite: replace a shard of the same name written from another source or configuration.
     """
-    config.check()
-    folder = Path(path)
-    result = scan(folder, config, progress)
-    if strict:
-        check_strict(str(folder), result.defects)
-    layout = layout_for(result, config)
-    url = shard_url(root, folder)
-    written, checksum, report = write_shard(root, url, layout, BlockReader(result, layout, config), overwrite, progress)
-    return ImportResult(
-        url=url,
-        rows_total=result.rows_total,
-        num_samples=layout.num_samples,
-        rows_flagged=int(sum(f.sum() for f in result.flagged)),
-        blocks_written=written,
-        blocks_skipped=layout.num_blocks - written,
-        checksum=checksum,
-        report=report,
-        defects=result.defects,
-    )
+    return run_import(IMPORTER, path, root, config, strict, overwrite, progress)

@@ -24,6 +24,7 @@ from wirelessdata.tasks.source import ShardInfo, find_partner
 
 class BeamPrediction(Task):
     name = "beam-prediction"
+    rank = 3
     summary = "predict the best mmWave beam from sub-6 GHz CSI of the same drop (paired shards)"
     input_desc = "observed source-band CSI: complex64 [B, T, K, Nbs, Nue]"
     target_desc = "best_beam of the same sample_id in the target-band shard: int64 [B]"

@@ -41,6 +41,7 @@ class TopM(Baseline):
 
 class Compression(NmseTask):
     name = "compression"
+    rank = 6
     summary = "compress the CSI to a budget of coefficients per snapshot and reconstruct it"
     input_desc = "observed CSI: complex64 [B, T, K, Nbs, Nue]"
     target_desc = "clean CSI: complex64 [B, T, K, Nbs, Nue]"

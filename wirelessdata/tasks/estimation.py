@@ -61,6 +61,7 @@ class Interpolation(Baseline):
 
 class ChannelEstimation(NmseTask):
     name = "channel-estimation"
+    rank = 2
     summary = "estimate the whole time-frequency grid from LS estimates on a pilot grid"
     input_desc = "LS estimates on the pilot grid: complex64 [B, ceil(T/DT), ceil(K/DK), Nbs, Nue]"
     target_desc = "clean CSI: complex64 [B, T, K, Nbs, Nue]"

@@ -22,6 +22,7 @@ from wirelessdata.tasks.metrics import abs_error
 
 class Localisation(Task):
     name = "localisation"
+    rank = 4
     summary = "estimate the UE position (relative to the BS) from its CSI"
     input_desc = "observed CSI: complex64 [B, T, K, Nbs, Nue]"
     target_desc = "ue_pos[:, 0] - bs_pos: float32 [B, 3], m"

@@ -49,6 +49,7 @@ class PeakRatio(Baseline):
 
 class LosClassification(Task):
     name = "los-classification"
+    rank = 5
     summary = "classify the link as line-of-sight or not from its CSI"
     input_desc = "observed CSI: complex64 [B, T, K, Nbs, Nue]"
     target_desc = "los: bool [B]"

@@ -96,6 +96,7 @@ class _AxisPrediction(NmseTask):
 
 class TimePrediction(_AxisPrediction):
     name = "time-prediction"
+    rank = 0
     summary = "predict the next snapshots from the past ones"
     input_desc = "observed CSI of snapshots [0, history): complex64 [B, history, K, Nbs, Nue]"
     target_desc = "clean CSI of snapshots [history, history + horizon): complex64 [B, horizon, K, Nbs, Nue]"
@@ -108,6 +109,7 @@ class TimePrediction(_AxisPrediction):
 
 class FrequencyPrediction(_AxisPrediction):
     name = "frequency-prediction"
+    rank = 1
     summary = "extrapolate the channel from a known band to the band above"
     input_desc = "observed CSI of subcarriers [0, known): complex64 [B, T, known, Nbs, Nue]"
     target_desc = "clean CSI of subcarriers [known, known + target): complex64 [B, T, target, Nbs, Nue]"

@@ -1,32 +1,28 @@
-"""The task registry: names -> task classes, and ``get``."""
+"""The tasks by name (from the plug-in registry, :mod:`wirelessdata.plugins`) and ``get``."""
 
 from __future__ import annotations
 
 from typing import Any, overload
 
+from wirelessdata import plugins
 from wirelessdata.errors import ConfigError
 from wirelessdata.tasks.base import Task
-from wirelessdata.tasks.beam import BeamPrediction
-from wirelessdata.tasks.compression import Compression
-from wirelessdata.tasks.estimation import ChannelEstimation
-from wirelessdata.tasks.localisation import Localisation
-from wirelessdata.tasks.los import LosClassification
-from wirelessdata.tasks.prediction import FrequencyPrediction, TimePrediction
 from wirelessdata.tasks.source import Source
 from wirelessdata.tasks.view import TaskView
 
-TASKS: dict[str, type[Task]] = {
-    t.name: t
-    for t in (
-        TimePrediction,
-        FrequencyPrediction,
-        ChannelEstimation,
-        BeamPrediction,
-        Localisation,
-        LosClassification,
-        Compression,
-    )
-}
+
+def _task(name: str) -> type[Task]:
+    cls = plugins.load("task", name)
+    if not (isinstance(cls, type) and issubclass(cls, Task)) or cls.name != name:
+        raise ConfigError(f"task plug-in {name!r} is {cls!r}, not a Task subclass named {name!r}; fix its entry point")
+    return cls
+
+
+TASKS: dict[str, type[Task]] = dict(
+    sorted(((name, _task(name)) for name in plugins.names("task")), key=lambda item: (item[1].rank, item[0]))
+)
+"""Every task by name, in the order of their ``rank``: wirelessdata's own and those of installed plug-ins
+(entry-point group ``wirelessdata.tasks``, see :mod:`wirelessdata.plugins`)."""
 
 
 def task_class(name: str) -> type[Task]:

@@ -1,0 +1,161 @@
+"""The one writer: every shard a source makes (a generator's bands, an importer's folder) goes through it.
+
+The lifecycle: lock the shards (a second writer gets a one-line "locked by" error), create them or reopen them
+for a resume, write each pending block into its own regions (a block runner decides where and how: in this
+process, on Dask workers, with a read-ahead thread), commit with the shard's statistics and checksum,
+register in the catalog of a local dataset root, validate. A block that is already written is never rewritten;
+a rerun of the same command resumes at the first unwritten block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wirelessdata.catalog import register_shard
+from wirelessdata.errors import WirelessDataError
+from wirelessdata.shard.layout import ShardLayout
+from wirelessdata.shard.lock import shard_locks
+from wirelessdata.shard.stats import shard_stats
+from wirelessdata.shard.store import STATUS_COMPLETE, Shard, create_shard, open_group
+from wirelessdata.shard.url import is_url
+from wirelessdata.shard.validate import ShardReport, validate_shard
+
+
+class BlockError(WirelessDataError):
+    """A block failed on every attempt (an error in its task, or its workers dying); the other blocks were written."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One shard to write: where it goes and its layout."""
+
+    url: str
+    layout: ShardLayout
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """What a write did to one shard.
+
+    :param key: the shard's key among the source's shards (a band for generators, ``shard`` for an import).
+    """
+
+    url: str
+    key: str
+    num_samples: int
+    blocks_written: int
+    blocks_skipped: int
+    checksum: str
+    report: ShardReport
+
+    @property
+    def band(self) -> str:
+        """The key of a generator's shard: its band label."""
+        return self.key
+
+
+Pending = Mapping[int, tuple[str, ...]]
+"""Block index -> keys of the shards that lack it."""
+
+BlockRunner = Callable[[Pending], Iterator[tuple[int, BaseException | None]]]
+"""Writes the pending blocks into their shards; yields ``(block, None)`` as each is written and ``(block, error)``
+when one failed for good (the others go on). An error that concerns every block (disk full, a
+:class:`~wirelessdata.errors.WirelessDataError`) is raised instead, which stops the write at once."""
+
+Mapper = Callable[[Callable[[str], Any], Sequence[str]], list[Any]]
+"""``mapper(fn, urls) -> [fn(u) for u in urls]``, possibly in parallel (statistics and validation passes)."""
+
+
+def url_stats(url: str) -> dict[str, Any]:
+    """The statistics of the written shard at ``url`` (:func:`~wirelessdata.shard.stats.shard_stats`)."""
+    return shard_stats(open_group(url))
+
+
+def write_shards(
+    root: str,
+    targets: Mapping[str, Target],
+    run_blocks: BlockRunner,
+    overwrite: bool = False,
+    on_block: Callable[[int], None] | None = None,
+    mapper: Mapper | None = None,
+    attempts: int = 1,
+) -> list[ShardResult]:
+    """Write, commit, register and validate the shards of ``targets`` (keyed, e.g. by band), sharing blocks.
+
+    :param root: the dataset root; its catalog registers the shards when it is a local folder.
+    :param run_blocks: writes the pending blocks (:data:`BlockRunner`).
+    :param overwrite: replace shards that exist with another recipe (otherwise that is an error).
+    :param on_block: called with each block once it is in every shard, also for blocks done by an earlier run.
+    :param mapper: runs the statistics and validation passes (default: in turn, here).
+    :param attempts: how often a failed block was tried, for the error message.
+    :raises BlockError: some blocks failed; the others are written and a rerun resumes.
+    """
+    mapper = mapper or (lambda fn, urls: [fn(u) for u in urls])
+    with shard_locks([t.url for t in targets.values()]):
+        shards: dict[str, Shard] = {
+            key: create_shard(t.url, t.layout, overwrite=overwrite) for key, t in targets.items()
+        }
+        num_blocks = max(t.layout.num_blocks for t in targets.values())
+        todo = {key: set(shard.pending_blocks()) for key, shard in shards.items()}
+        blocks = {b: tuple(key for key in shards if b in todo[key]) for b in range(num_blocks)}
+        for block, keys in blocks.items():
+            if not keys and on_block is not None:
+                on_block(block)
+        pending = {b: keys for b, keys in blocks.items() if keys}
+        written = dict.fromkeys(shards, 0)
+        failed: list[tuple[int, BaseException]] = []
+        for block, error in run_blocks(pending):
+            if error is not None:
+                failed.append((block, error))
+                continue
+            for key in pending[block]:
+                written[key] += 1
+            if on_block is not None:
+                on_block(block)
+        if failed:
+            raise _block_error(targets, pending, failed, attempts)
+        open_keys = [key for key, shard in shards.items() if shard.status != STATUS_COMPLETE]
+        stats = dict(zip(open_keys, mapper(url_stats, [targets[k].url for k in open_keys]), strict=True))
+        checksums = {}
+        for key, shard in shards.items():
+            checksums[key] = shard.commit(stats[key]) if key in stats else shard.group.attrs["checksum"]
+            if not is_url(root):  # the catalog lives in a local dataset root
+                register_shard(root, targets[key].url)
+        reports = mapper(validate_shard, [t.url for t in targets.values()])
+    return [
+        ShardResult(
+            url=targets[key].url,
+            key=key,
+            num_samples=shard.num_samples,
+            blocks_written=written[key],
+            blocks_skipped=targets[key].layout.num_blocks - written[key],
+            checksum=str(checksums[key]),
+            report=report,
+        )
+        for (key, shard), report in zip(shards.items(), reports, strict=True)
+    ]
+
+
+def _block_error(
+    targets: Mapping[str, Target], pending: Pending, failed: list[tuple[int, BaseException]], attempts: int
+) -> BlockError:
+    """One line naming the first failed block, its shards and its error, and how many others failed."""
+    block, error = min(failed, key=lambda f: f[0])
+    shards = ", ".join(targets[key].url for key in pending[block])
+    others = f"; {len(failed) - 1} other blocks failed too" if len(failed) > 1 else ""
+    tries = "once" if attempts == 1 else f"{attempts} times"
+    return BlockError(
+        f"block {block} of {shards} failed {tries} ({_describe(error)}){others}; the other blocks are written, "
+        "fix the cause and rerun the same command to resume"
+    )
+
+
+def _describe(error: BaseException) -> str:
+    """``Type: first line of the message``; a lost worker in words."""
+    name = type(error).__name__
+    if name == "KilledWorker":
+        return "KilledWorker: the workers running it died (out of memory, a crash or a kill; see the worker logs)"
+    lines = str(error).strip().splitlines()
+    return f"{name}: {lines[0]}" if lines else name
