@@ -65,7 +65,7 @@ def draw(scenario: str, mode: str, samples: int) -> dict[str, dict[str, np.ndarr
     blocks = generate_block(cfg, samples, SEED)
     for band, layout in shard_layouts(cfg).items():
         blocks[band]["aps"] = angular_power_spectrum(
-            blocks[band]["csi"], layout["coords"]["bs_ant_pos"], layout["attrs"]["carrier_frequency_hz"], GRID
+            blocks[band]["csi"], layout.coords["bs_ant_pos"], layout.attrs["carrier_frequency_hz"], GRID
         )
     return blocks
 

@@ -87,7 +87,7 @@ def test_registration_records_configuration_and_distributions(root):
     assert names(rows) == ["a-28GHz.zarr", "a-sub6.zarr", "b-28GHz.zarr", "c-lidar.zarr"]
     a = rows[0]
     assert (a["band"], a["scenario"], a["status"], a["generator"]) == ("28GHz", "UMa", "complete", "synthetic")
-    assert (a["num_samples"], a["num_snapshots"], a["num_subcarriers"], a["num_bs_ant"], a["num_ue_ant"]) == (
+    assert (a["num_samples"], a["num_time_steps"], a["num_subcarriers"], a["num_bs_ant"], a["num_ue_ant"]) == (
         16,
         4,
         8,
@@ -258,7 +258,7 @@ def test_no_catalog_missing_root_and_outside_shard(tmp_path):
 def test_newer_foreign_and_corrupt_catalogs_are_refused(root, tmp_path):
     with sqlite3.connect(root / CATALOG_FILE) as conn:
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'catalog_version'")
-    with pytest.raises(CatalogError, match="catalog version 99, this wirelessdata reads version 2; upgrade"):
+    with pytest.raises(CatalogError, match="catalog version 99, this wirelessdata reads version 3; upgrade"):
         ls(str(root))
     foreign = tmp_path / "foreign.sqlite"
     with sqlite3.connect(foreign) as conn:
@@ -270,6 +270,19 @@ def test_newer_foreign_and_corrupt_catalogs_are_refused(root, tmp_path):
     with pytest.raises(CatalogError, match="not a readable catalog"):
         ls(str(root), catalog=str(junk))
     assert junk.read_bytes() == b"not sqlite at all" * 100  # untouched
+
+
+def test_a_version_2_catalog_is_migrated_and_the_old_field_name_still_filters(root):
+    """Catalog version 3 renamed num_snapshots to num_time_steps (one name from config to CLI to catalog)."""
+    before = ls(str(root))
+    with sqlite3.connect(root / CATALOG_FILE) as conn:
+        conn.execute("ALTER TABLE shards RENAME COLUMN num_time_steps TO num_snapshots")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'catalog_version'")
+    with pytest.warns(FutureWarning, match="num_snapshots is now called num_time_steps"):
+        old = ls(str(root), ["num_snapshots>=1"])
+    assert old == before and all(r["num_time_steps"] for r in ls(str(root), columns=None))
+    with sqlite3.connect(root / CATALOG_FILE) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'catalog_version'").fetchone() == ("3",)
 
 
 def test_shared_catalog_outside_the_root(root, tmp_path, monkeypatch):
@@ -317,7 +330,7 @@ def test_concurrent_registration_loses_no_row(tmp_path):
 def test_real_generated_corpus(tmp_path):
     """`wirelessdata generate` (Sionna), then the catalog: 2 shards with configuration and distributions."""
     out = tmp_path / "out"
-    small = ["--samples", "16", "--block-size", "8", "--snapshots", "4", "--subcarriers", "16", "--bs-array", "2x2"]
+    small = ["--samples", "16", "--block-size", "8", "--time-steps", "4", "--subcarriers", "16", "--bs-array", "2x2"]
     cmd = [sys.executable, "-m", "wirelessdata.cli", "generate", "--bands", "sub6,28GHz", "--out", str(out), *small]
     subprocess.run(cmd, check=True, capture_output=True)
     rebuild(str(out))
@@ -326,7 +339,7 @@ def test_real_generated_corpus(tmp_path):
     for band, fc in (("sub6", 3.5e9), ("28GHz", 28e9)):
         r = rows[band]
         assert r["carrier_frequency_hz"] == fc and r["generator"] == "tr38901" and r["los_policy"] == "random"
-        assert (r["num_snapshots"], r["num_subcarriers"], r["num_bs_ant"], r["bs_array"]) == (4, 16, 4, "2x2")
+        assert (r["num_time_steps"], r["num_subcarriers"], r["num_bs_ant"], r["bs_array"]) == (4, 16, 4, "2x2")
         assert r["path_gain_count"] == 16 and -200 < r["path_gain_p50"] < -40
         assert r["delay_spread_count"] == 16 and 1e-9 < r["delay_spread_p50"] < 1e-5
         assert 0 <= r["angular_spread_mean"] < 0.75  # 4 BS antennas: at most 1 - 1/4

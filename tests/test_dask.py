@@ -40,7 +40,7 @@ def test_generate_killed_with_sigkill_resumes_to_identical_bytes(tmp_path):
     import zarr
 
     overrides = {**SMALL_OVERRIDES, "samples": 64}
-    args = ["--samples", "64", "--block-size", "4", "--snapshots", "4", "--subcarriers", "16", "--bs-array", "2x2"]
+    args = ["--samples", "64", "--block-size", "4", "--time-steps", "4", "--subcarriers", "16", "--bs-array", "2x2"]
     proc = subprocess.Popen([sys.executable, "-m", "wirelessdata.cli", "generate", "--out", str(tmp_path / "k"), *args])
     shard = tmp_path / "k" / "tr38901-uma-sub6.zarr"
     deadline = time.time() + 120

@@ -265,7 +265,7 @@ def test_cli_prints_error_and_exits_2(tmp_path):
 def test_real_generated_shards_export_to_wifo(tmp_path):
     """`wirelessdata generate` (Sionna) with T=8, K=16, 2x2 BS, then `export wifo` read back as WiFo does."""
     root = tmp_path / "gen"
-    small = ["--samples", "16", "--block-size", "8", "--snapshots", "8", "--subcarriers", "16", "--bs-array", "2x2"]
+    small = ["--samples", "16", "--block-size", "8", "--time-steps", "8", "--subcarriers", "16", "--bs-array", "2x2"]
     subprocess.run(
         [sys.executable, "-m", "wirelessdata.cli", "generate", "--bands", "sub6", "--out", str(root), *small],
         check=True,

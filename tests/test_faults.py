@@ -28,7 +28,7 @@ from wirelessdata.generate.recipe import drop_sets
 from wirelessdata.generate.run import TASK_RETRIES, executor, run_plan
 from wirelessdata.source.writer import BlockError
 
-SMALL_ARGS = ["--samples", "12", "--block-size", "4", "--snapshots", "4", "--subcarriers", "16", "--bs-array", "2x2"]
+SMALL_ARGS = ["--samples", "12", "--block-size", "4", "--time-steps", "4", "--subcarriers", "16", "--bs-array", "2x2"]
 """The CLI flags of SMALL_OVERRIDES (sub6 + 28GHz is the default)."""
 
 

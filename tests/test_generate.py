@@ -16,7 +16,7 @@ from wirelessdata.generate.recipe import drop_sets, load_recipe
 from wirelessdata.generate.run import run_plan
 from wirelessdata.shard.validate import validate_path
 
-SMALL = ["--samples", "12", "--block-size", "4", "--snapshots", "4", "--subcarriers", "16", "--bs-array", "2x2"]
+SMALL = ["--samples", "12", "--block-size", "4", "--time-steps", "4", "--subcarriers", "16", "--bs-array", "2x2"]
 runner = CliRunner()
 
 
@@ -55,6 +55,17 @@ def test_same_seed_same_checksums_and_rerun_keeps_blocks(tmp_path):
     assert [r.blocks_written for r in run_plan(DropSetPlan(drops, str(tmp_path / "a")))] == [0, 0]
     other = generate(tmp_path / "c", "--bands", "sub6,28GHz", "--seed", "1")
     assert other.exit_code == 0 and checksums(tmp_path / "c") != checksums(tmp_path / "a")
+
+
+def test_the_old_name_snapshots_still_works_with_a_warning(tmp_path):
+    old = [a if a != "--time-steps" else "--snapshots" for a in SMALL]
+    res = runner.invoke(app, ["generate", "--out", str(tmp_path / "old"), *old, "--bands", "sub6"])
+    assert res.exit_code == 0, res.output
+    assert "warning: --snapshots is now called --time-steps" in res.output
+    assert generate(tmp_path / "new", "--bands", "sub6").exit_code == 0
+    assert checksums(tmp_path / "old") == checksums(tmp_path / "new")
+    both = runner.invoke(app, ["generate", "--out", str(tmp_path / "x"), *SMALL, "--snapshots", "4"])
+    assert both.exit_code != 0 and "give --time-steps only" in str(both.exception)
 
 
 def test_interrupted_run_resumes_to_identical_bytes(tmp_path):

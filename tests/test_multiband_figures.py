@@ -66,7 +66,7 @@ def test_spectrum_matches_the_shard_array_of_the_generator():
 
     cfg = Tr38901Config.from_dict({"bands": ["sub6", "28GHz"], "bs_array": [4, 8], "num_time_steps": 1})
     for layout in shard_layouts(cfg).values():
-        ant_pos, carrier_hz = layout["coords"]["bs_ant_pos"], layout["attrs"]["carrier_frequency_hz"]
+        ant_pos, carrier_hz = layout.coords["bs_ant_pos"], layout.attrs["carrier_frequency_hz"]
         np.testing.assert_allclose(np.sort(ant_pos, axis=0), np.sort(panel(4, 8, carrier_hz), axis=0), atol=1e-6)
         csi = plane_wave_csi(ant_pos, carrier_hz, -30.0, 110.0)
         g = strongest_direction(angular_power_spectrum(csi, ant_pos, carrier_hz, GRID))[0]

@@ -106,7 +106,7 @@ def test_a_mitsuba_xml_path_is_a_scene(rt):
     path = raytrace.builtin_scenes()["simple_street_canyon"]
     cfg = RaytraceConfig.from_dict({**TINY, "scene": path})
     layouts = raytrace.shard_layouts(cfg)
-    assert cfg.scenario == "simple_street_canyon" and layouts["sub6"]["attrs"]["scene"] == path
+    assert cfg.scenario == "simple_street_canyon" and layouts["sub6"].attrs["scene"] == path
 
 
 @pytest.mark.rt

@@ -12,7 +12,7 @@ from wirelessdata.tasks import get, run_baselines, score
 
 pytestmark = pytest.mark.slow  # the generator: about 30 s
 
-SMALL = ["--samples", "160", "--block-size", "32", "--snapshots", "8", "--subcarriers", "48", "--bs-array", "4x4"]
+SMALL = ["--samples", "160", "--block-size", "32", "--time-steps", "8", "--subcarriers", "48", "--bs-array", "4x4"]
 
 
 @pytest.fixture(scope="module")

@@ -92,7 +92,7 @@ def test_shard_layouts_describe_each_band(cfg):
     wavelength = {"sub6": 299_792_458 / 3.5e9, "28GHz": 299_792_458 / 28e9}
     for label, k, scs in (("sub6", 8, 30e3), ("28GHz", 12, 120e3)):
         layout = layouts[label]
-        attrs, sizes, coords = layout["attrs"], layout["sizes"], layout["coords"]
+        attrs, sizes, coords = layout.attrs, layout.sizes, layout.coords
         assert sizes == {"time": 3, "subcarrier": k, "bs_ant": 6, "ue_ant": 2, "cluster": 20}
         assert attrs["band"] == label and attrs["generator"] == "tr38901" and attrs["scenario"] == "UMa"
         assert attrs["bandwidth_hz"] == k * scs and attrs["subcarrier_spacing_hz"] == scs
@@ -154,7 +154,7 @@ def test_every_scenario_generates(scenario, bands):
         arrays = block[label]
         assert arrays["csi"].shape == (4, 3, 4, 6, 2)
         assert np.all(np.isfinite(arrays["csi"])) and np.all(np.isfinite(arrays["path_gain_db"]))
-        assert arrays["cluster_delay_s"].shape[1] == shard_layouts(cfg)[label]["sizes"]["cluster"]
+        assert arrays["cluster_delay_s"].shape[1] == shard_layouts(cfg)[label].sizes["cluster"]
     if scenario == "InH":
         assert block["sub6"]["indoor"].all()
 

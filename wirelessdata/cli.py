@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,7 +21,8 @@ from wirelessdata import __version__
 from wirelessdata.bench.cli import bench as bench_command
 from wirelessdata.catalog.cli import catalog_app
 from wirelessdata.curate.cli import curate_app
-from wirelessdata.errors import WirelessDataError
+from wirelessdata.errors import ConfigError, WirelessDataError
+from wirelessdata.generators.bands import DEFAULT_BANDS
 from wirelessdata.importers.cli import import_app
 from wirelessdata.interop.cli import card_command, export_app, plot_command
 from wirelessdata.mix.cli import mix_app
@@ -97,6 +99,16 @@ def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _renamed(old: str, old_value: Any, new: str, new_value: Any) -> Any:
+    """The value of option ``new``, or of its old name ``old`` (with a warning on stderr); both: a ConfigError."""
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise ConfigError(f"{old} and {new} are one option ({old} is its old name); give {new} only")
+    err_console.print(f"warning: {old} is now called {new}; the old name will go", markup=False)
+    return old_value
+
+
 def _pair(name: str, value: str | None) -> list[float] | None:
     if value is None:
         return None
@@ -110,7 +122,8 @@ def _pair(name: str, value: str | None) -> list[float] | None:
 @app.command()
 def generate(
     bands: Annotated[
-        str | None, typer.Option(help="Comma list of band presets, e.g. sub6,28GHz (default sub6,28GHz).")
+        str | None,
+        typer.Option(help=f"Comma list of band presets, e.g. sub6,28GHz (default {','.join(DEFAULT_BANDS)})."),
     ] = None,
     scenario: Annotated[str | None, typer.Option(help="Comma list of UMa, UMi, RMa, InH (default UMa).")] = None,
     recipe: Annotated[Path | None, typer.Option(help="Recipe TOML, e.g. generators/wifo.toml.")] = None,
@@ -127,7 +140,8 @@ def generate(
         str | None, typer.Option(help="correlated (TR 38.901 7.6.5, default for 2+ bands) or independent.")
     ] = None,
     los: Annotated[str | None, typer.Option(help="LoS policy: random, los or nlos.")] = None,
-    snapshots: Annotated[int | None, typer.Option(help="Snapshots T per drop (default 24).")] = None,
+    time_steps: Annotated[int | None, typer.Option(help="Time steps (snapshots) T per drop (default 24).")] = None,
+    snapshots: Annotated[int | None, typer.Option(hidden=True, help="Old name of --time-steps.")] = None,
     snapshot_interval: Annotated[float | None, typer.Option(help="Snapshot spacing, s (default 1e-3).")] = None,
     subcarriers: Annotated[int | None, typer.Option(help="Subcarriers K per band (default 64).")] = None,
     bs_array: Annotated[str | None, typer.Option(help="BS panel rows x columns, e.g. 4x8.")] = None,
@@ -160,7 +174,7 @@ def generate(
     spec = load_recipe(recipe) if recipe else {}
     if not recipe:
         spec = {"configs": [{"scenario": s} for s in _csv(scenario)] if scenario else [{}]}
-        bands = bands or "sub6,28GHz"
+        bands = bands or ",".join(DEFAULT_BANDS)
     overrides = {
         "samples": samples,
         "seed": seed,
@@ -169,7 +183,7 @@ def generate(
         "scenario": scenario if recipe else None,
         "multiband": multiband,
         "los_policy": los,
-        "num_time_steps": snapshots,
+        "num_time_steps": _renamed("--snapshots", snapshots, "--time-steps", time_steps),
         "snapshot_interval_s": snapshot_interval,
         "num_subcarriers": subcarriers,
         "bs_array": bs_array,
@@ -246,8 +260,14 @@ app.command("plot")(plot_command)
 app.add_typer(task_app, name="task")
 
 
+def _warning_line(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """Warnings as one line on stderr (``warning: ...``), e.g. an old option or field name."""
+    err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
-    """Console entry point: run the app, turn errors into one line."""
+    """Console entry point: run the app, turn errors and warnings into one line."""
+    warnings.showwarning = _warning_line
     try:
         app()
     except WirelessDataError as exc:

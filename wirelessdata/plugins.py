@@ -4,13 +4,13 @@ A package adds a plug-in by declaring an entry point, as xarray finds its backen
 own built-ins the same way (``[project.entry-points]`` of its pyproject.toml), so there is one list::
 
     [project.entry-points."wirelessdata.generators"]
-    my-sim = "my_package.my_sim"       # a module with the generator contract (wirelessdata.source.contract)
+    my-sim = "my_package.my_sim:SOURCE"        # a wirelessdata.source.contract.Generator
 
     [project.entry-points."wirelessdata.importers"]
-    my-format = "my_package.my_format" # a module with the importer contract
+    my-format = "my_package.my_format:SOURCE"  # a wirelessdata.source.contract.Importer
 
     [project.entry-points."wirelessdata.tasks"]
-    my-task = "my_package.tasks:MyTask" # a wirelessdata.tasks.base.Task subclass
+    my-task = "my_package.tasks:MyTask"        # a wirelessdata.tasks.base.Task subclass
 
 Names are what users write: ``generator = "my-sim"`` in a recipe, ``wirelessdata import my-format PATH``,
 ``wirelessdata task show my-task``. When wirelessdata itself runs from a source tree without being installed

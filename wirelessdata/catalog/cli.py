@@ -58,7 +58,7 @@ def _echo_json(value: Any) -> None:
 
 
 def _csi_shape(row: dict[str, Any]) -> str:
-    dims = [row.get(k) for k in ("num_snapshots", "num_subcarriers", "num_bs_ant", "num_ue_ant")]
+    dims = [row.get(k) for k in ("num_time_steps", "num_subcarriers", "num_bs_ant", "num_ue_ant")]
     return "x".join(_fmt(d) for d in dims) if dims[0] is not None else "-"
 
 

@@ -27,8 +27,14 @@ from wirelessdata.errors import WirelessDataError
 from wirelessdata.shard.url import is_url
 
 CATALOG_FILE = "catalog.sqlite"
-CATALOG_VERSION = 2
-"""Version of the table layout; a catalog with a higher version is refused."""
+CATALOG_VERSION = 3
+"""Version of the table layout; a catalog with a higher version is refused, an older one migrated
+(:data:`MIGRATIONS`)."""
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE shards RENAME COLUMN num_snapshots TO num_time_steps",),
+}
+"""SQL that takes a catalog from version ``v`` to ``v + 1`` (3: one name per quantity, ``num_time_steps``)."""
 ENV_CATALOG = "WIRELESSDATA_CATALOG"
 """Environment variable naming the catalog file, overriding ``ROOT/catalog.sqlite`` (a shared catalog)."""
 BUSY_TIMEOUT_S = 60.0
@@ -197,6 +203,12 @@ class Catalog:
         if version is None:
             with self.transaction():
                 self._create()
+            version = self._version()
+        while version is not None and version < CATALOG_VERSION and version in MIGRATIONS:
+            with self.transaction():
+                for sql in MIGRATIONS[version]:
+                    self.conn.execute(sql)
+                self.conn.execute("UPDATE meta SET value = ? WHERE key = 'catalog_version'", (str(version + 1),))
             version = self._version()
         if version != CATALOG_VERSION:
             fix = "upgrade wirelessdata" if (version or 0) > CATALOG_VERSION else "delete it and run `catalog rebuild`"

@@ -27,41 +27,60 @@ class Field:
         return self.sql != "TEXT"
 
 
+_SQL = {"string": "TEXT", "number": "REAL", "integer": "INTEGER"}
+
+ATTR_FIELDS: tuple[str, ...] = (
+    "generator",
+    "generator_version",
+    "engine_version",
+    "recipe_hash",
+    "band",
+    "scenario",
+    "los_policy",
+    "link",
+    "carrier_frequency_hz",
+    "bandwidth_hz",
+    "subcarrier_spacing_hz",
+    "bs_array",
+    "num_samples",
+    "schema_version",
+    "created",
+    "committed",
+    "checksum",
+)
+"""Columns copied from the shard's group attributes; their type and meaning come from the schema file."""
+
+
+def _attr(name: str) -> Field:
+    """The column of the group attribute ``name``, typed and described by the schema."""
+    spec = load_schema().attrs[name]
+    return Field(name, _SQL[spec["type"]], spec["description"])
+
+
 CONFIG_FIELDS: tuple[Field, ...] = (
     Field("shard", "TEXT", "shard path relative to the catalog's folder (absolute when outside it)"),
     Field("status", "TEXT", "complete, incomplete, invalid or missing (gone from disk)"),
     Field("problem", "TEXT", "why a shard is incomplete, invalid or missing"),
-    Field("generator", "TEXT", "generator or importer name"),
-    Field("generator_version", "TEXT", "wirelessdata version that wrote the shard"),
-    Field("engine_version", "TEXT", "version of the simulation engine or source dataset"),
+    *map(_attr, ATTR_FIELDS[:3]),
     Field("recipe_name", "TEXT", "name of the recipe entry (drop set)"),
     Field("tags", "TEXT", "free labels of the recipe entry, comma separated (filter with tag=LABEL)"),
-    Field("recipe_hash", "TEXT", "sha256 of the canonical JSON of the recipe"),
-    Field("band", "TEXT", "band label, e.g. sub6, 28GHz"),
-    Field("scenario", "TEXT", "propagation scenario, e.g. UMa"),
-    Field("los_policy", "TEXT", "LoS policy of the generator: random, los or nlos"),
-    Field("link", "TEXT", "uplink or downlink"),
-    Field("carrier_frequency_hz", "REAL", "carrier frequency, Hz"),
-    Field("bandwidth_hz", "REAL", "occupied bandwidth, Hz"),
-    Field("subcarrier_spacing_hz", "REAL", "subcarrier spacing, Hz"),
-    Field("bs_array", "TEXT", "BS panel rows x columns, e.g. 4x8"),
+    *map(_attr, ATTR_FIELDS[3:12]),
     Field("num_bs_ant", "INTEGER", "BS antennas N_bs"),
     Field("num_ue_ant", "INTEGER", "UE antennas N_ue"),
-    Field("num_snapshots", "INTEGER", "CSI snapshots per sample T"),
+    Field("num_time_steps", "INTEGER", "CSI time steps (snapshots) per sample T"),
     Field("num_subcarriers", "INTEGER", "CSI subcarriers K"),
     Field("modalities", "TEXT", "modalities present, comma separated (filter with has=MODALITY)"),
-    Field("num_samples", "INTEGER", "samples in the shard"),
+    _attr("num_samples"),
     Field("bytes", "INTEGER", "bytes on disk"),
-    Field("schema_version", "TEXT", "schema version the shard follows"),
-    Field("created", "TEXT", "ISO 8601 UTC time the shard was created"),
-    Field("committed", "TEXT", "ISO 8601 UTC time the shard was committed"),
-    Field("checksum", "TEXT", "shard checksum over its block checksums"),
+    *map(_attr, ATTR_FIELDS[13:]),
     Field("flagged", "INTEGER", "samples with any curation quality flag (set by wirelessdata curate)"),
     *(
         Field(f"flag_{name}", "INTEGER", f"samples flagged {name}: {flag['description']}")
         for name, flag in load_schema().quality_flags.items()
     ),
 )
+"""The configuration columns, in table order: the shard's attributes (:data:`ATTR_FIELDS`) and what the catalog
+derives (status, recipe entry, CSI shape, size, curation counts)."""
 
 DIST_FIELDS: tuple[Field, ...] = tuple(
     Field(f"{m.name}_{s}", "INTEGER" if s == "count" else "REAL", f"{s} of {m.description} ({m.units})")
@@ -76,6 +95,8 @@ JSON_FIELDS: tuple[Field, ...] = (
 
 FIELDS: dict[str, Field] = {f.name: f for f in (*CONFIG_FIELDS, *DIST_FIELDS, *JSON_FIELDS)}
 FILTERABLE: dict[str, Field] = {f.name: f for f in (*CONFIG_FIELDS, *DIST_FIELDS)}
+RENAMED: dict[str, str] = {"num_snapshots": "num_time_steps"}
+"""Old field name -> its name now; filters still accept the old one, with a warning (catalog version 3)."""
 HAS = "has"
 """Pseudo-field of filters: ``has=lidar`` keeps shards whose modalities include lidar."""
 TAG = "tag"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from wirelessdata.catalog.db import Catalog, CatalogError, catalog_path
-from wirelessdata.catalog.fields import FIELDS
+from wirelessdata.catalog.fields import ATTR_FIELDS
 from wirelessdata.errors import StoreError
 from wirelessdata.shard.schema import load_schema
 from wirelessdata.shard.stats import METRICS, STATS_VERSION, SUMMARY_STATS, shard_stats
@@ -143,14 +143,14 @@ def row_from_attrs(
         "shard": key,
         "status": status,
         "problem": problem,
-        **{name: attrs.get(name) for name in FIELDS if name in _FROM_ATTRS},
+        **{name: attrs.get(name) for name in ATTR_FIELDS},
         "recipe_name": recipe.get("name"),
         "tags": ",".join(attrs.get("tags", [])) or None,
         "flagged": counts.get("any"),
         **{f"flag_{name}": counts.get(name) for name in load_schema().quality_flags},
         "num_bs_ant": nbs,
         "num_ue_ant": nue,
-        "num_snapshots": t,
+        "num_time_steps": t,
         "num_subcarriers": k,
         "modalities": ",".join(attrs.get("modalities", [])) if attrs else None,
         "bytes": nbytes,
@@ -162,27 +162,6 @@ def row_from_attrs(
         summary = metrics.get(m.name, {})
         row.update({f"{m.name}_{s}": summary.get(s) for s in SUMMARY_STATS})
     return row
-
-
-_FROM_ATTRS = {
-    "generator",
-    "generator_version",
-    "engine_version",
-    "recipe_hash",
-    "band",
-    "scenario",
-    "los_policy",
-    "link",
-    "carrier_frequency_hz",
-    "bandwidth_hz",
-    "subcarrier_spacing_hz",
-    "bs_array",
-    "num_samples",
-    "schema_version",
-    "created",
-    "committed",
-    "checksum",
-}
 
 
 def _status(attrs: Mapping[str, Any], arrays: Mapping[str, Any]) -> tuple[str, str | None]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import difflib
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from wirelessdata.catalog.db import CatalogError
-from wirelessdata.catalog.fields import CONFIG_FIELDS, FILTERABLE, HAS, TAG
+from wirelessdata.catalog.fields import CONFIG_FIELDS, FILTERABLE, HAS, RENAMED, TAG
 from wirelessdata.shard.stats import METRICS, SUMMARY_STATS
 
 _EXPR = re.compile(r"^\s*([A-Za-z_]\w*)\s*(==|!=|<=|>=|=|<|>)\s*([^\s=<>!].*?)\s*$")
@@ -49,6 +50,13 @@ def _clause(expr: str) -> tuple[str, list[Any]]:
         if op in _ORDER:
             raise CatalogError(f"filter {expr!r}: write tag=LABEL (or tag!=LABEL), a comma list matches any")
         return _contains("tags", op, values)
+    if name in RENAMED:
+        warnings.warn(
+            f"catalog field {name} is now called {RENAMED[name]}; write {RENAMED[name]} in filters",
+            FutureWarning,
+            stacklevel=3,
+        )
+        name = RENAMED[name]
     field = FILTERABLE.get(name)
     if field is None:
         raise CatalogError(_unknown(name))

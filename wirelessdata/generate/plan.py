@@ -16,7 +16,7 @@ import numpy as np
 from wirelessdata import plugins
 from wirelessdata.generate.planting import plant_block
 from wirelessdata.generate.recipe import DropSet
-from wirelessdata.shard.layout import RaggedSpec, ShardLayout, recipe_hash
+from wirelessdata.shard.layout import ShardLayout, recipe_hash
 from wirelessdata.shard.url import shard_url
 
 
@@ -73,25 +73,15 @@ class DropSetPlan:
     def shards(self) -> dict[str, ShardPlan]:
         """One shard per band, keyed by band label."""
         plans = {}
-        for band, lay in plugins.load("generator", self.drops.generator).shard_layouts(self.drops.config).items():
+        for band, spec in plugins.load("generator", self.drops.generator).shard_layouts(self.drops.config).items():
             attrs = {
-                **lay["attrs"],
                 "recipe": self.recipe,
                 "recipe_hash": self.recipe_hash,
                 "seed": self.drops.seed,
                 "tags": list(self.drops.tags),
                 "drop_set": self.drops.name,
             }
-            layout = ShardLayout(
-                modalities=tuple(lay["modalities"]),
-                num_samples=self.drops.num_samples,
-                block_size=self.drops.block_size,
-                sizes=lay["sizes"],
-                coords=lay["coords"],
-                attrs=attrs,
-                optional=tuple(lay.get("optional", ())),
-                ragged=tuple(RaggedSpec(**r) for r in lay.get("ragged", ())),
-            )
+            layout = spec.layout(self.drops.num_samples, self.drops.block_size, attrs)
             url = shard_url(self.root, f"{self.drops.name}-{band}")
             plans[band] = ShardPlan(band, url, layout)
         return plans

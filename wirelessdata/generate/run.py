@@ -9,9 +9,10 @@ cluster with ``workers > 1``, or an existing cluster's scheduler address). The d
 Failures: a task that raises is retried (:data:`TASK_RETRIES`); a task whose worker dies is
 rescheduled on another worker (on a local cluster the nanny restarts the dead worker, and a block
 whose workers die ``TASK_RETRIES + 1`` times is given up). A block that fails on every attempt does
-not stop the others: the run finishes every block it can, then raises :class:`~wirelessdata.source.writer.BlockError` naming the
-block, its shards and its error. A :class:`~wirelessdata.errors.WirelessDataError` from a task (disk
-full, permission denied: the same for every block) stops the run at once. Either way the finished
+not stop the others: the run finishes every block it can, then raises
+:class:`~wirelessdata.source.writer.BlockError` naming the block, its shards and its error. A
+:class:`~wirelessdata.errors.WirelessDataError` from a task (disk full, permission denied: the same for every
+block) stops the run at once. Either way the finished
 blocks stay valid and a rerun of the same command resumes.
 """
 

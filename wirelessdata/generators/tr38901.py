@@ -37,11 +37,14 @@ from wirelessdata.generators.tr38901_config import (
     normalise_bands,
     scenario_specs,
 )
+from wirelessdata.shard.layout import ShardSpec
+from wirelessdata.source.contract import Generator
 
 if TYPE_CHECKING:
     from wirelessdata.generators.multiband import Drops, MultiBandEngine
 
 __all__ = [
+    "SOURCE",
     "CHUNK_SIZE",
     "DEFAULT_NUM_SUBCARRIERS",
     "GENERATOR",
@@ -95,10 +98,10 @@ def beam_codebook(cfg: Tr38901Config) -> str:
     )
 
 
-def shard_layouts(cfg: Tr38901Config) -> dict[str, dict]:
+def shard_layouts(cfg: Tr38901Config) -> dict[str, ShardSpec]:
     """Attributes, sizes and coordinates of the shard of each band.
 
-    :output layouts: ``{band label: {"attrs", "sizes", "coords", "modalities", "optional"}}``; ``coords`` holds
+    :output layouts: ``{band label: ShardSpec}``; ``coords`` holds
         ``time`` [T] float64 s, ``subcarrier`` [K] float64 Hz offsets (``(k - K//2) * spacing``),
         ``bs_ant_pos`` [Nbs, 3] and ``ue_ant_pos`` [Nue, 3] float32 m in the array frame (x = boresight)
     """
@@ -147,13 +150,13 @@ def shard_layouts(cfg: Tr38901Config) -> dict[str, dict]:
             "bs_ant_pos": engine.bs_ant_pos(b),
             "ue_ant_pos": engine.ue_ant_pos(b),
         }
-        layouts[band.label] = {
-            "attrs": attrs,
-            "sizes": sizes,
-            "coords": coords,
-            "modalities": ["csi", "clusters"] if cfg.save_clusters else ["csi"],
-            "optional": list(OPTIONAL_LABELS),
-        }
+        layouts[band.label] = ShardSpec(
+            modalities=("csi", "clusters") if cfg.save_clusters else ("csi",),
+            sizes=sizes,
+            coords=coords,
+            attrs=attrs,
+            optional=tuple(OPTIONAL_LABELS),
+        )
     return layouts
 
 
@@ -319,4 +322,7 @@ def _clusters(result: dict, link: str) -> dict[str, np.ndarray]:
 
 
 Config = Tr38901Config
-"""The generator's configuration class (see :mod:`wirelessdata.generators.registry`)."""
+"""The generator's configuration class."""
+
+SOURCE = Generator(GENERATOR, Tr38901Config, shard_layouts, generate_block)
+"""The TR 38.901 generator as a plug-in (entry point ``tr38901`` of ``wirelessdata.generators``)."""

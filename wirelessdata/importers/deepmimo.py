@@ -452,7 +452,7 @@ def shard_name(scan_: Scan) -> str:
     return f"deepmimo-{scan_.folder.name.lower()}"
 
 
-IMPORTER = Importer(
+SOURCE = Importer(
     name="deepmimo",
     Options=ChannelConfig,
     scan=scan,
@@ -479,4 +479,4 @@ def import_deepmimo(
     :param config: array and OFDM numerology of the CSI.
     :param overwrite: replace a shard of the same name written from another source or configuration.
     """
-    return run_import(IMPORTER, path, root, config, strict, overwrite, progress)
+    return run_import(SOURCE, path, root, config, strict, overwrite, progress)

@@ -291,8 +291,8 @@ def markdown(rows: Sequence[dict[str, Any]], out: Path, name: str, license_id: s
     ]
     for r in rows:
         shape = (
-            "x".join(str(r[k]) for k in ("num_snapshots", "num_subcarriers", "num_bs_ant", "num_ue_ant"))
-            if r.get("num_snapshots")
+            "x".join(str(r[k]) for k in ("num_time_steps", "num_subcarriers", "num_bs_ant", "num_ue_ant"))
+            if r.get("num_time_steps")
             else "-"
         )
         lines.append(

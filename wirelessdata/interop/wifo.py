@@ -51,7 +51,7 @@ def check_wifo_shape(shape: tuple[int, int, int]) -> None:
     if bad:
         raise ConfigError(
             f"WiFo needs T, N_ant and K divisible by {WIFO_MULTIPLE}, got (T, N_ant, K) = {shape} ({', '.join(bad)}); "
-            "generate with --snapshots/--subcarriers/--bs-array multiples of 4, or use export wifo2 / numpy"
+            "generate with --time-steps/--subcarriers/--bs-array multiples of 4, or use export wifo2 / numpy"
         )
 
 

@@ -216,7 +216,7 @@ def build_manifest(spec: MixSpec, root: str, check_leaks: bool = True) -> Manife
                     checksum=row["checksum"],
                     num_samples=int(row["num_samples"]),
                     shape=(
-                        int(row["num_snapshots"]),
+                        int(row["num_time_steps"]),
                         int(row["num_subcarriers"]),
                         int(row["num_bs_ant"]),
                         int(row["num_ue_ant"]),

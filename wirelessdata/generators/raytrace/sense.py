@@ -1,0 +1,108 @@
+"""Sensing of the drops at their first snapshot: camera images, LiDAR scans and FMCW radar cubes from the sensor
+models of :mod:`wirelessdata.sensing`, with the sensors' poses (at the BS or following the UE)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wirelessdata.generators.raytrace.config import RaytraceConfig
+from wirelessdata.generators.raytrace.drops import SENSING_STREAM, Drops
+from wirelessdata.generators.raytrace.scene import World, set_devices
+from wirelessdata.generators.raytrace.timing import timed
+from wirelessdata.sensing import Pose, SceneGeometry, look_at_rpy
+from wirelessdata.sensing import lidar as lidar_model
+from wirelessdata.sensing import radar as radar_model
+from wirelessdata.sensing import rgb as rgb_model
+
+CHASE_BACK_M, CHASE_UP_M = 8.0, 3.0
+"""Offset of the UE-following camera: behind the UE along its heading, and above it."""
+
+
+def _mount_pose(cfg: RaytraceConfig, mount: str, drops: Drops, i: int) -> Pose:
+    """Pose of a LiDAR or radar: at the BS along its boresight, or at the UE antenna along its heading."""
+    if mount == "bs":
+        return Pose(np.asarray(cfg.bs_position_m), np.deg2rad([0.0, cfg.bs_downtilt_deg, cfg.bs_yaw_deg]))
+    return Pose(drops.position[i].copy(), np.array([0.0, 0.0, drops.heading[i]]))
+
+
+def _camera_pose(cfg: RaytraceConfig, geometry: SceneGeometry, mount: str, drops: Drops, i: int) -> Pose:
+    """Pose of a camera: at the BS along its boresight, or behind and above the UE looking at it (pulled in front
+    of any wall in between)."""
+    if mount == "bs":
+        return _mount_pose(cfg, "bs", drops, i)
+    ue = drops.position[i]
+    behind = np.array([-CHASE_BACK_M * np.cos(drops.heading[i]), -CHASE_BACK_M * np.sin(drops.heading[i]), CHASE_UP_M])
+    reach = geometry.cast(ue, behind[None] / np.linalg.norm(behind)).distance[0]
+    position = ue + behind * min(1.0, 0.9 * reach / np.linalg.norm(behind))
+    return Pose(position, look_at_rpy(ue - position))
+
+
+def _sense_rgb(cfg: RaytraceConfig, world: World, drops: Drops) -> dict[str, np.ndarray]:
+    images, positions, orientations = [], [], []
+    with timed("rgb"), rgb_model.batch():
+        for i in range(len(drops.position)):
+            poses = [_camera_pose(cfg, world.geometry, mount, drops, i) for mount in cfg.camera.mounts]
+            set_devices(world.scene, None, drops.position[i : i + 1])  # the sample's UE only
+            images.append([rgb_model.render(world.scene, pose, cfg.camera) for pose in poses])
+            positions.append([pose.position for pose in poses])
+            orientations.append([pose.rpy for pose in poses])
+    return {
+        "rgb": np.asarray(images, dtype=np.uint8),
+        "rgb_time": np.zeros((len(drops.position), len(cfg.camera.mounts))),
+        "camera_pos": np.asarray(positions, dtype=np.float32),
+        "camera_orientation": np.asarray(orientations, dtype=np.float32),
+    }
+
+
+def _sense_lidar(cfg: RaytraceConfig, world: World, drops: Drops, seed: int) -> dict[str, np.ndarray]:
+    scans, poses = [], []
+    for i in range(len(drops.position)):
+        pose = _mount_pose(cfg, cfg.lidar.mount, drops, i)
+        bodies = (drops.body(i, cfg.ue_body_m),) if cfg.lidar.mount == "bs" else ()
+        rng = np.random.default_rng([seed, SENSING_STREAM, i, 0])
+        with timed("lidar"):
+            scans.append(lidar_model.scan(world.geometry, pose, cfg.lidar, rng, bodies))
+        poses.append(pose)
+    return {
+        "lidar_points": np.concatenate(scans).reshape(-1, 4),
+        "lidar_count": np.array([len(points) for points in scans], dtype=np.int64),
+        "lidar_time": np.zeros(len(scans)),
+        "lidar_pos": np.array([p.position for p in poses], dtype=np.float32),
+        "lidar_orientation": np.array([p.rpy for p in poses], dtype=np.float32),
+    }
+
+
+def _sense_radar(cfg: RaytraceConfig, world: World, drops: Drops, seed: int) -> dict[str, np.ndarray]:
+    cubes, poses = [], []
+    on_ue = cfg.radar.mount == "ue"
+    for i in range(len(drops.position)):
+        pose = _mount_pose(cfg, cfg.radar.mount, drops, i)
+        bodies = () if on_ue else (drops.body(i, cfg.ue_body_m),)
+        rng = np.random.default_rng([seed, SENSING_STREAM, i, 1])
+        with timed("radar"):
+            own_velocity = drops.velocity[i] if on_ue else None
+            targets = radar_model.scatterers(world.geometry, pose, cfg.radar, bodies, own_velocity)
+            cubes.append(radar_model.cube(targets, cfg.radar, rng))
+        poses.append(pose)
+    return {
+        "radar_cube": np.asarray(cubes, dtype=np.complex64),
+        "radar_time": np.zeros(len(cubes)),
+        "radar_pos": np.array([p.position for p in poses], dtype=np.float32),
+        "radar_orientation": np.array([p.rpy for p in poses], dtype=np.float32),
+    }
+
+
+def sense(cfg: RaytraceConfig, world: World, drops: Drops, seed: int) -> dict[str, np.ndarray]:
+    """Sensor data of every drop, captured at the first snapshot (timestamps 0 s).
+
+    :output arrays: for each sensor of ``cfg.sensing``, its schema variables with first axis n
+        (``lidar_points`` concatenated over the drops, with ``lidar_count``)
+    """
+    arrays: dict[str, np.ndarray] = {}
+    if "rgb" in cfg.sensing:
+        arrays.update(_sense_rgb(cfg, world, drops))
+    if "lidar" in cfg.sensing:
+        arrays.update(_sense_lidar(cfg, world, drops, seed))
+    if "radar" in cfg.sensing:
+        arrays.update(_sense_radar(cfg, world, drops, seed))
+    return arrays
