@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.catalog import CATALOG_FILE, Catalog, ls, row_from_attrs
-from wirelessdata.catalog.cli import catalog_app
+from wirelessdata.cli.catalog import catalog_app
 from wirelessdata.shard.stats import METRICS, STATS_VERSION, shard_stats, summarize
 from wirelessdata.shard.store import create_shard
 
@@ -96,7 +96,7 @@ def query_figures(shards: int, repeats: int, folder: str) -> None:
     t_api = median_time(lambda: ls(str(root), FILTERS), repeats)
     t_json = median_time(lambda: runner.invoke(app, [*args, "--json"]), repeats)
     t_table = median_time(lambda: runner.invoke(app, args), repeats)
-    code = "from wirelessdata.catalog.cli import catalog_app; catalog_app()"
+    code = "from wirelessdata.cli.catalog import catalog_app; catalog_app()"
     cmd = [sys.executable, "-c", code, "ls", str(root), *args[3:], "--json"]
     t_proc = median_time(lambda: subprocess.run(cmd, check=True, capture_output=True), repeats)
     print(f"catalog: {shards} shards registered in {t_fill:.2f} s ({shards / t_fill:,.0f} rows/s, one transaction)")

@@ -31,7 +31,7 @@ from wirelessdata.catalog import (
     row_from_attrs,
     show,
 )
-from wirelessdata.catalog.cli import catalog_app
+from wirelessdata.cli.catalog import catalog_app
 from wirelessdata.shard.stats import METRIC_BY_NAME, shard_stats, summarize
 from wirelessdata.shard.store import create_shard
 

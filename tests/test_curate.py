@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.catalog import CatalogError, ls, register_shard
-from wirelessdata.curate.cli import curate_app
+from wirelessdata.cli.curate import curate_app
 from wirelessdata.curate.distance import feature_distance, shard_features
 from wirelessdata.curate.duplicates import fingerprints
-from wirelessdata.curate.leakage import find_leaks
+from wirelessdata.curate.leakage import find_leaks, refuse_leaks
 from wirelessdata.curate.lsp import lsp_stats
 from wirelessdata.curate.pipeline import curate
 from wirelessdata.curate.plant import multipath_csi
@@ -203,8 +203,8 @@ def test_find_leaks_on_a_built_manifest(tmp_path):
     shard(tmp_path, "m", csi, ids)
     spec = parse_spec({"seed": 0, "val_fraction": 0.5, "sources": [{"name": "all", "where": ["band=sub6"]}]})
     with pytest.raises(WirelessDataError, match="the mixture leaks: 1 training sample"):
-        build_manifest(spec, str(tmp_path))
-    leaks = find_leaks(build_manifest(spec, str(tmp_path), check_leaks=False))
+        refuse_leaks(build_manifest(spec, str(tmp_path)))
+    leaks = find_leaks(build_manifest(spec, str(tmp_path)))
     assert [(x.train.index, x.other.index, x.kind) for x in leaks] == [(t, v, "exact")]
     curate(str(tmp_path))  # the later copy is flagged, so a default build leaves it out
     assert find_leaks(build_manifest(spec, str(tmp_path))) == []

@@ -12,6 +12,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from wirelessdata.catalog import ls
+from wirelessdata.cli.importers import import_app
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.importers import (
     ChannelConfig,
@@ -21,7 +22,6 @@ from wirelessdata.importers import (
     import_deepmimo,
     import_deepsense,
 )
-from wirelessdata.importers.cli import import_app
 from wirelessdata.importers.deepmimo import channel_block, element_positions
 from wirelessdata.importers.deepsense import read_ply
 from wirelessdata.shard.schema import SCHEMA_FILE, load_schema, schema_dir

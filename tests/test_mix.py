@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from conftest import generate_root
 from wirelessdata.cli import app
+from wirelessdata.curate.leakage import refuse_leaks
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.loader import MixtureDataset
 from wirelessdata.mix.manifest import ManifestError, load_manifest
@@ -159,7 +160,7 @@ def test_a_leaking_mixture_is_refused(root, tmp_path):
         "holdout": [{"name": "held", "where": ["shard=leak-sub6.zarr"]}],
     }
     with pytest.raises(ConfigError, match="the mixture leaks: .* training sample"):
-        build_manifest(parse_spec(spec), str(leaky))
+        refuse_leaks(build_manifest(parse_spec(spec), str(leaky)))
 
 
 # distribution balancing ----------------------------------------------------------------------------------------

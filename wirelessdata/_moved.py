@@ -27,8 +27,10 @@ MOVED = {
     "wirelessdata.planting": "wirelessdata.generate.planting",
     "wirelessdata.generators.checks": "wirelessdata.checks",
     "wirelessdata.synthetic": "wirelessdata._testing",
+    **{f"wirelessdata.{room}.cli": f"wirelessdata.cli.{room}" for room in ("bench", "catalog", "curate", "importers")},
+    **{f"wirelessdata.{room}.cli": f"wirelessdata.cli.{room}" for room in ("interop", "mix", "tasks")},
 }
-"""Old module name -> where it lives now (2026-12, the move into the ``shard`` and ``generate`` rooms)."""
+"""Old module name -> where it lives now (2026-12: the ``shard`` and ``generate`` rooms, the one CLI room)."""
 
 
 class MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from wirelessdata.bench.tracks import BenchSpec, Entry
+from wirelessdata.curate.leakage import refuse_leaks
 from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.mix.manifest import Manifest, load_manifest
 from wirelessdata.mix.spec import build_manifest
@@ -130,6 +131,7 @@ def plan(bench: BenchSpec, root: str, budget: int, out: Path) -> list[Planned]:
     for entry in bench.entries:
         try:
             manifest = build_manifest(entry.spec, root)
+            refuse_leaks(manifest)
         except WirelessDataError as exc:
             raise type(exc)(f"mixture {entry.name}: {exc}") from None
         digests[entry.name] = heldout_digest(manifest, bench.heldout)

@@ -4,6 +4,7 @@ Python API, mirroring ``wirelessdata curate`` (see docs/curation.md)::
 
     curate(root)                      # curate ROOT: flags into every shard's quality_flags, catalog updated
     find_leaks(manifest)              # train samples duplicating a val or held-out sample
+    refuse_leaks(manifest)            # a one-line error when there is any (mix build runs it)
     compare(["a.zarr"], ["b.zarr"])   # curate compare A B: MMD and Frechet distance of per-sample features
 """
 
@@ -16,6 +17,7 @@ _API = {
     "curate": "pipeline",
     "Leak": "leakage",
     "find_leaks": "leakage",
+    "refuse_leaks": "leakage",
     "Comparison": "distance",
     "compare": "distance",
 }

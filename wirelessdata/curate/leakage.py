@@ -13,6 +13,7 @@ import numpy as np
 
 from wirelessdata.curate.duplicates import SampleKeys, duplicate_pairs
 from wirelessdata.curate.scan import shard_keys
+from wirelessdata.errors import ConfigError
 from wirelessdata.mix.manifest import Manifest
 
 TRAIN = "train"
@@ -92,3 +93,13 @@ def find_leaks(manifest: Manifest, threshold: float | None = None) -> list[Leak]
         train, (split, other) = (ref_a, (split_b, ref_b)) if split_a == TRAIN else (ref_b, (split_a, ref_a))
         leaks.append(Leak(split, train, other, "exact" if exact else "near", 0.0 if exact else float(dist)))
     return sorted(leaks, key=lambda x: (x.split, x.train.shard, x.train.index, x.other.shard, x.other.index))
+
+
+def refuse_leaks(manifest: Manifest) -> None:
+    """A one-line error when a training sample duplicates (exactly or nearly) a validation or held-out one."""
+    leaks = find_leaks(manifest)
+    if leaks:
+        raise ConfigError(
+            f"the mixture leaks: {len(leaks)} training sample(s) duplicate validation or held-out ones, first: "
+            f"{leaks[0]}; run 'wirelessdata curate ROOT' (flagged duplicates are left out) and build again"
+        )

@@ -191,11 +191,11 @@ def _usable(url: str, keep_flagged: bool) -> tuple[np.ndarray, np.ndarray]:
     return data["sample_id"], ok
 
 
-def build_manifest(spec: MixSpec, root: str, check_leaks: bool = True) -> Manifest:
+def build_manifest(spec: MixSpec, root: str) -> Manifest:
     """Resolve ``spec`` against the catalog of ``root`` into a manifest.
 
-    :param check_leaks: refuse (one-line error) a manifest whose training samples duplicate validation or
-        held-out ones (:func:`refuse_leaks`).
+    Whether its training samples duplicate validation or held-out ones is curation's question
+    (:func:`wirelessdata.curate.refuse_leaks`), asked by ``wirelessdata mix build`` and the benchmark.
     """
     held: dict[str, list[dict[str, Any]]] = {name: _complete(root, where) for name, where in spec.holdout}
     held_paths = {r["path"] for rows in held.values() for r in rows}
@@ -283,21 +283,7 @@ def build_manifest(spec: MixSpec, root: str, check_leaks: bool = True) -> Manife
         spec={**(spec.raw or {}), "root": str(root)},
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
-    if check_leaks:
-        refuse_leaks(manifest)
     return manifest
-
-
-def refuse_leaks(manifest: Manifest) -> None:
-    """A one-line error when a training sample duplicates (exactly or nearly) a validation or held-out one."""
-    from wirelessdata.curate import find_leaks
-
-    leaks = find_leaks(manifest)
-    if leaks:
-        raise ConfigError(
-            f"the mixture leaks: {len(leaks)} training sample(s) duplicate validation or held-out ones, first: "
-            f"{leaks[0]}; run 'wirelessdata curate ROOT' (flagged duplicates are left out) and build again"
-        )
 
 
 def _per_epoch(spec: MixSpec, available: dict[str, int]) -> tuple[dict[str, int], dict[str, float]]:

@@ -18,19 +18,19 @@ from rich.console import Console
 from rich.table import Table
 
 from wirelessdata import __version__
-from wirelessdata.bench.cli import bench as bench_command
-from wirelessdata.catalog.cli import catalog_app
-from wirelessdata.curate.cli import curate_app
+from wirelessdata.cli.bench import bench as bench_command
+from wirelessdata.cli.catalog import catalog_app
+from wirelessdata.cli.curate import curate_app
+from wirelessdata.cli.importers import import_app
+from wirelessdata.cli.interop import card_command, export_app, plot_command
+from wirelessdata.cli.mix import mix_app
+from wirelessdata.cli.tasks import task_app
 from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.generators.bands import DEFAULT_BANDS
-from wirelessdata.importers.cli import import_app
-from wirelessdata.interop.cli import card_command, export_app, plot_command
-from wirelessdata.mix.cli import mix_app
 from wirelessdata.model_commands import evaluate as evaluate_command
 from wirelessdata.model_commands import finetune as finetune_command
 from wirelessdata.model_commands import probe as probe_command
 from wirelessdata.model_commands import train as train_command
-from wirelessdata.tasks.cli import task_app
 
 app = typer.Typer(
     name="wirelessdata",
@@ -297,7 +297,3 @@ def main() -> None:
             soft_wrap=True,
         )
         sys.exit(3)
-
-
-if __name__ == "__main__":
-    main()

@@ -113,10 +113,12 @@ def build(
     root: Annotated[str, typer.Option(help="Dataset root with its catalog.")] = "wirelessdata-out",
     out: Annotated[Path, typer.Option(help="Manifest JSON to write.")] = Path("manifest.json"),
 ) -> None:
-    """Resolve a spec against the catalog into a manifest pinned by shard checksums."""
+    """Resolve a spec against the catalog into a manifest pinned by shard checksums; refuse one that leaks."""
+    from wirelessdata.curate.leakage import refuse_leaks
     from wirelessdata.mix.spec import build_manifest, load_spec
 
     manifest = build_manifest(load_spec(spec), root)
+    refuse_leaks(manifest)
     manifest.save(out)
     _print(manifest)
     _console().print(f"manifest: {out} ({len(manifest.shards)} shards)")
@@ -144,7 +146,7 @@ def plot(
 @mix_app.command()
 def check(manifest: Annotated[Path, typer.Argument(help="Manifest JSON.")]) -> None:
     """Check that every shard of a manifest is in place and unchanged, and that nothing leaks from training."""
-    from wirelessdata.mix.spec import refuse_leaks
+    from wirelessdata.curate.leakage import refuse_leaks
 
     m = load_manifest(manifest)
     m.verify()
