@@ -19,6 +19,7 @@ test: install
 
 lint: install
 	$(VENV)/ruff check .
+	$(VENV)/lint-imports
 
 docs: install
 	$(VENV)/wirelessdata schema --markdown -o docs/schema.md
