@@ -73,6 +73,11 @@ def load(kind: str, name: str) -> Any:
             f"{kind} {name!r} is not available ({exc}); install its package with its extras "
             "(for wirelessdata's own: pip install 'wirelessdata[all]')"
         ) from exc
+    except Exception as exc:  # a plug-in's own code or a malformed entry point: name it, whatever it raised
+        raise ConfigError(
+            f"{kind} {name!r}: its entry point {eps[name].value!r} does not load ({type(exc).__name__}: {exc}); "
+            "fix or uninstall the package that declares it"
+        ) from exc
 
 
 def _installed() -> bool:

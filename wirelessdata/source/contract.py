@@ -6,7 +6,7 @@ configuration from a plain mapping (a recipe table, CLI options) through :func:`
 before any sample exists (:class:`~wirelessdata.shard.layout.ShardSpec` /
 :class:`~wirelessdata.shard.layout.ShardLayout`) and produce blocks of per-sample arrays; the one writer
 (:mod:`wirelessdata.source.writer`) does everything else (locks, regions, resume, commit, catalog, validation).
-docs/architecture.md shows a whole generator in 30 lines.
+docs/architecture.md shows a whole generator in about 30 lines.
 """
 
 from __future__ import annotations
