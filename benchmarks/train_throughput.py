@@ -26,9 +26,9 @@ from timing import median_time
 from torch.utils.flop_counter import FlopCounterMode
 
 from wirelessdata.models import StepInfo, TrainConfig, WiFo, train
+from wirelessdata.models.config import default_device
 from wirelessdata.models.masking import make_mask
 from wirelessdata.models.objective import objective_inputs
-from wirelessdata.models.train import default_device
 from wirelessdata.models.wifo import masked_mse
 
 SHAPE = (24, 64, 32)  # (T, K, N) of the default corpus: UMa, BS 4x8, one UE antenna

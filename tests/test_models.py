@@ -13,11 +13,9 @@ from conftest import write_csi  # noqa: E402
 from wirelessdata.errors import ConfigError, WirelessDataError  # noqa: E402
 from wirelessdata.models import (  # noqa: E402
     BASELINES,
-    ARPredictor,
     ModelConfig,
     TrainConfig,
     WiFo,
-    ar_extrapolate,
     csi_to_input,
     evaluate,
     load_checkpoint,
@@ -27,10 +25,10 @@ from wirelessdata.models import (  # noqa: E402
     reconstruction_losses,
     train,
     update_model_card,
-    zoh_predict,
 )
 from wirelessdata.models.train import CHECKPOINT, MODEL_CARD, lr_factor  # noqa: E402
 from wirelessdata.models.wifo import add_noise, patch_grid, patchify, stf_pos_embed, unpatchify  # noqa: E402
+from wirelessdata.tasks.extrapolation import ARPredictor, ar_extrapolate, zoh_predict  # noqa: E402
 from wirelessdata.tasks.source import shard_info  # noqa: E402
 
 
@@ -275,7 +273,7 @@ def test_train_config_validation(bad):
 
 
 def shards_of(tmp_path, shapes, batch=4, seed=0):
-    """One shard per (T, K, Nbs) shape of ``batch`` multipath samples: their ``ShardInfo`` (all samples)."""
+    """One shard per (T, K, Nbs) shape of ``batch`` multipath samples: their ``ShardSamples`` (all samples)."""
     return [
         shard_info(write_csi(tmp_path / f"s{t}x{k}x{nbs}.zarr", multipath_csi(batch, t, k, nbs, seed=seed + i)))
         for i, (t, k, nbs) in enumerate(shapes)

@@ -29,6 +29,7 @@ MOVED = {
     "wirelessdata.synthetic": "wirelessdata._testing",
     **{f"wirelessdata.{room}.cli": f"wirelessdata.cli.{room}" for room in ("bench", "catalog", "curate", "importers")},
     **{f"wirelessdata.{room}.cli": f"wirelessdata.cli.{room}" for room in ("interop", "mix", "tasks")},
+    "wirelessdata.model_commands": "wirelessdata.cli.models",
 }
 """Old module name -> where it lives now (2026-12: the ``shard`` and ``generate`` rooms, the one CLI room)."""
 

@@ -241,8 +241,8 @@ def run_one(p: Planned, bench: BenchSpec, budget: int, seed: int, out: Path) -> 
     """
     from wirelessdata.mix.loader import MixtureDataset
     from wirelessdata.models import load_checkpoint, train
+    from wirelessdata.models.checkpoint import CHECKPOINT
     from wirelessdata.models.data import training_stream
-    from wirelessdata.models.train import CHECKPOINT
 
     recipe = frozen_recipe()
     key = _run_key(p, bench, recipe, budget, seed)

@@ -24,13 +24,13 @@ from wirelessdata.cli.curate import curate_app
 from wirelessdata.cli.importers import import_app
 from wirelessdata.cli.interop import card_command, export_app, plot_command
 from wirelessdata.cli.mix import mix_app
+from wirelessdata.cli.models import evaluate as evaluate_command
+from wirelessdata.cli.models import finetune as finetune_command
+from wirelessdata.cli.models import probe as probe_command
+from wirelessdata.cli.models import train as train_command
 from wirelessdata.cli.tasks import task_app
 from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.generators.bands import DEFAULT_BANDS
-from wirelessdata.model_commands import evaluate as evaluate_command
-from wirelessdata.model_commands import finetune as finetune_command
-from wirelessdata.model_commands import probe as probe_command
-from wirelessdata.model_commands import train as train_command
 
 app = typer.Typer(
     name="wirelessdata",

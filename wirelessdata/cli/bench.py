@@ -29,7 +29,7 @@ def bench(
     from wirelessdata.bench.board import leaderboard, write_leaderboard
     from wirelessdata.bench.runner import run_bench
     from wirelessdata.bench.tracks import load_bench
-    from wirelessdata.model_commands import set_threads
+    from wirelessdata.cli.models import set_threads
 
     set_threads(threads)
     console = Console(width=None if sys.stdout.isatty() else 160)

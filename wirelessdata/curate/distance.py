@@ -11,7 +11,7 @@ so both distances are unitless and no feature dominates by its units:
   median pairwise distance of the pooled samples (the median heuristic), on at most
   :data:`MMD_MAX_SAMPLES` seeded samples per set. About 0 for sets from one distribution.
 - **Fréchet**: ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2)`` between the Gaussians
-  fitted to each set (as FID does for images).
+  fitted to each set (as FID does for images; :mod:`wirelessdata.curate.frechet`).
 
 With a reference-model checkpoint, the Fréchet distance is also taken between the two sets' encoder
 embeddings (:mod:`wirelessdata.curate.embedding`, as FID does for images).
@@ -20,12 +20,14 @@ embeddings (:mod:`wirelessdata.curate.embedding`, as FID does for images).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from wirelessdata.curate.blocks import ShardInfo, iter_blocks, shard_info
+from wirelessdata.curate.embedding import check_shape, embedding_frechet, load_embeddings, load_encoder
+from wirelessdata.curate.frechet import frechet_distance, sample_blocks
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.shard.stats import angular_spread, csi_power_db
 from wirelessdata.shard.validate import find_shards
@@ -134,13 +136,6 @@ def shard_features(url: str, max_samples: int | None = None) -> np.ndarray:
     return np.concatenate([csi_features(b["csi"], times, subcarriers) for _s, b in iter_blocks(info, ["csi"], blocks)])
 
 
-def sample_blocks(info: ShardInfo, max_samples: int | None) -> list[int]:
-    """Indices of whole blocks, evenly spaced over the shard, holding about ``max_samples`` samples (None: all)."""
-    nblocks = -(-info.num_samples // info.block_size)
-    want = nblocks if max_samples is None else max(1, min(nblocks, -(-max_samples // info.block_size)))
-    return np.unique(np.linspace(0, nblocks - 1, want).round().astype(int)).tolist()
-
-
 def expand(paths: Sequence[str]) -> list[str]:
     """Shard paths of ``paths``: each a shard, or a folder whose ``*.zarr`` shards are taken."""
     out = []
@@ -150,16 +145,6 @@ def expand(paths: Sequence[str]) -> list[str]:
             raise WirelessDataError(f"{p}: no shard there; give a *.zarr shard or a folder holding shards")
         out += found
     return out
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to ``a`` [n, F] and ``b`` [m, F] (n, m >= 2)."""
-    mu = a.mean(axis=0) - b.mean(axis=0)
-    sa, sb = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    w, v = np.linalg.eigh(sa)
-    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
-    cross = np.linalg.eigvalsh(root_a @ sb @ root_a)
-    return float(mu @ mu + np.trace(sa) + np.trace(sb) - 2 * np.sqrt(np.clip(cross, 0, None)).sum())
 
 
 def mmd2(a: np.ndarray, b: np.ndarray, seed: int = 0) -> float:
@@ -289,10 +274,6 @@ def with_embeddings(
 ) -> tuple[Comparison, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """``result`` with the embedding Fréchet distance of the shards ``urls_a`` and ``urls_b`` added, and the
     embeddings [m, D] of every shard of each side (by shard path)."""
-    from dataclasses import replace
-
-    from wirelessdata.curate.embedding import check_shape, embedding_frechet, load_embeddings, load_encoder
-
     encoder = load_encoder(checkpoint, device)
     for url in [*urls_a, *urls_b]:  # refuse a shape before embedding anything
         check_shape(url, shard_info(url).csi_shape, encoder.patch)

@@ -19,6 +19,7 @@ import numpy as np
 
 from wirelessdata.curate.blocks import iter_blocks, shard_info
 from wirelessdata.curate.flags import finite_rows
+from wirelessdata.curate.frechet import frechet_distance, sample_blocks
 from wirelessdata.errors import WirelessDataError
 
 EMBED_BATCH = 64
@@ -54,7 +55,7 @@ def load_encoder(path: str | Path, device: str | None = None) -> Encoder:
         import torch  # noqa: F401
     except ImportError as exc:
         raise WirelessDataError("--checkpoint needs torch; install wirelessdata[train]") from exc
-    from wirelessdata.models.train import load_checkpoint
+    from wirelessdata.models.checkpoint import load_checkpoint
 
     try:
         ckpt = load_checkpoint(Path(path), device)
@@ -102,10 +103,8 @@ def shard_embeddings(url: str, encoder: Encoder, max_samples: int | None = None)
     """float64 [m, D] embeddings of the samples of a shard, read block by block.
 
     :param max_samples: about this many samples at most: whole blocks evenly spaced over the shard (the blocks
-        :func:`~wirelessdata.curate.distance.shard_features` reads).
+        :func:`~wirelessdata.curate.distance.shard_features` reads: :func:`~wirelessdata.curate.frechet.sample_blocks`).
     """
-    from wirelessdata.curate.distance import sample_blocks
-
     info = shard_info(url)
     check_shape(url, info.csi_shape, encoder.patch)
     parts = [embed(b["csi"], encoder) for _s, b in iter_blocks(info, ["csi"], sample_blocks(info, max_samples))]
@@ -119,8 +118,6 @@ def load_embeddings(urls: list[str], encoder: Encoder, max_samples: int | None =
 
 def embedding_frechet(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between the embeddings ``a`` [n, D] and ``b`` [m, D] (n, m >= 2)."""
-    from wirelessdata.curate.distance import frechet_distance
-
     if min(len(a), len(b)) < 2:
         raise WirelessDataError(f"too few samples with an embedding ({len(a)} and {len(b)}); need 2 each")
     return frechet_distance(a, b)

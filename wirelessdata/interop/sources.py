@@ -1,7 +1,7 @@
 """What an export reads: shards (or folders of shards) or a mixture manifest, as samples per split, read in batches.
 
 Shards given by path are split into ``train``/``val``/``test`` by a hash of ``(seed, sample_id)``
-(:func:`wirelessdata.mix.spec.val_mask`, the rule mixtures use), so the drops of one ``sample_id`` (the same
+(:func:`wirelessdata.mix.split.val_mask`, the rule mixtures use), so the drops of one ``sample_id`` (the same
 drop at several bands) stay in one split and the split of a sample does not depend on which other shards are
 exported. A manifest keeps its own splits: ``train`` and ``val`` as they are, its held-out splits become ``test``.
 """
@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from wirelessdata.errors import ConfigError
+from wirelessdata.mix.manifest import load_manifest
+from wirelessdata.mix.split import val_mask
 from wirelessdata.shard.info import ShardInfo, shard_info
 from wirelessdata.shard.read import ShardReader
 from wirelessdata.shard.validate import shard_urls
@@ -67,8 +69,6 @@ def split_codes(sample_ids: np.ndarray, val_fraction: float, test_fraction: floa
     A sample is ``test`` when its hash ``u`` in [0, 1) is below ``test_fraction``, ``val`` when below
     ``test_fraction + val_fraction``, else ``train``.
     """
-    from wirelessdata.mix.spec import val_mask
-
     if not (0 <= val_fraction <= 1 and 0 <= test_fraction <= 1 and val_fraction + test_fraction <= 1):
         raise ConfigError(
             f"--val-fraction {val_fraction} and --test-fraction {test_fraction}: give fractions in [0, 1] summing "
@@ -124,7 +124,6 @@ def plan_from_manifest(path: str | Path, need_csi: bool = True, only: str | None
     :param only: keep one manifest split (``train``, ``val`` or a held-out name) under the split name ``all``.
     Each sample is exported once (a manifest's per-epoch repetition is a training-time choice).
     """
-    from wirelessdata.mix.manifest import load_manifest
 
     manifest = load_manifest(path)
     manifest.verify()

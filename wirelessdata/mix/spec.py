@@ -34,7 +34,6 @@ Requested proportions that cannot be met (a source too small for its share) are 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +52,7 @@ from wirelessdata.mix.balance import (
     read_bins,
 )
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
+from wirelessdata.mix.split import val_mask
 from wirelessdata.shard.read import ShardReader
 from wirelessdata.shard.url import shard_name
 from wirelessdata.tomlfile import read_toml
@@ -165,18 +165,6 @@ def parse_spec(raw: Mapping[str, Any]) -> MixSpec:
 def load_spec(path: str | Path) -> MixSpec:
     """Read and validate a spec TOML file."""
     return parse_spec(read_toml(path, "mixture spec", "see catalog/ for examples"))
-
-
-def val_mask(sample_ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """True for the validation samples: a hash of (seed, sample_id) below ``fraction``.
-
-    Samples sharing a ``sample_id`` (one drop at several bands) land on the same side.
-    """
-    out = np.empty(sample_ids.size, dtype=bool)
-    for i, sid in enumerate(np.asarray(sample_ids, dtype=np.uint64)):
-        digest = hashlib.blake2b(f"{seed}:{int(sid)}".encode(), digest_size=8).digest()
-        out[i] = int.from_bytes(digest, "little") / 2.0**64 < fraction
-    return out
 
 
 def _complete(root: str, where: Sequence[str]) -> list[dict[str, Any]]:

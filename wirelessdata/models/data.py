@@ -2,7 +2,7 @@
 shard's samples, the held-out shards of a manifest split divided into evaluated and target-training samples, and
 the tuning subsets of the latter.
 
-The division is by a hash of ``sample_id`` (``mix.spec.val_mask`` with the manifest's seed, salted), so ``evaluate``,
+The division is by a hash of ``sample_id`` (``mix.split.val_mask`` with the manifest's seed, salted), so ``evaluate``,
 ``finetune`` and every baseline see the same evaluated samples, and no target-training sample is evaluated.
 """
 
@@ -17,7 +17,7 @@ import torch
 
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.manifest import Manifest
-from wirelessdata.mix.spec import val_mask
+from wirelessdata.mix.split import val_mask
 from wirelessdata.shard.read import ShardReader
 
 #: Share of a tuning set (few-shot or full-shot) held back for early stopping.

@@ -16,18 +16,29 @@ The result records each view's definition (task, parameters, impairments, seed, 
 
 :func:`reconstruction_losses` is the training objective on the evaluated samples, next to the loss of predicting
 zeros (0.5 on unit-power samples): a model whose loss equals the zeros' one has learned nothing yet.
+
+:func:`evaluate_run` is ``wirelessdata evaluate`` of a run on the held-out shards of a manifest split: each shard
+divided into evaluated and training samples (``data.target_shards``), the Wiener predictor fitted on the latter,
+optionally few-shot and full-shot models tuned on it (:mod:`wirelessdata.models.finetune`), then :func:`evaluate`
+and :func:`reconstruction_losses` on the evaluated samples, recorded in the run's model card.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from wirelessdata.errors import ConfigError, WirelessDataError
-from wirelessdata.models.data import shard_batches
+from wirelessdata.mix.manifest import load_manifest
+from wirelessdata.models.baselines import BASELINES
+from wirelessdata.models.checkpoint import load_checkpoint, read_model_card, update_model_card
+from wirelessdata.models.data import shard_batches, target_shards
+from wirelessdata.models.finetune import TuneSettings, tune
 from wirelessdata.models.masking import MASK_KINDS, prefix_mask
 from wirelessdata.models.objective import masked_losses
 from wirelessdata.models.wifo import WiFo, patch_grid
@@ -35,7 +46,8 @@ from wirelessdata.tasks.base import Task
 from wirelessdata.tasks.evaluation import score_many
 from wirelessdata.tasks.extrapolation import TASK_AXIS, TASKS, Predictor
 from wirelessdata.tasks.prediction import AxisPredictor, FrequencyPrediction, TimePrediction
-from wirelessdata.tasks.source import ShardInfo
+from wirelessdata.tasks.source import ShardSamples, shard_info
+from wirelessdata.tasks.wiener import fit_wiener
 
 _TASK_MASK = {"time": "temporal", "frequency": "frequency"}
 
@@ -76,7 +88,7 @@ def prediction_task(task: str, shape: Sequence[int], snr_db: float | None = 20.0
 
 def evaluate(
     predictors: Mapping[str, Predictor],
-    shards: Sequence[ShardInfo],
+    shards: Sequence[ShardSamples],
     *,
     per_shard: Mapping[str, Mapping[str, Predictor]] | None = None,
     tasks: Sequence[str] = TASKS,
@@ -118,7 +130,7 @@ def evaluate(
 @torch.no_grad()
 def reconstruction_losses(
     model: WiFo,
-    shards: Sequence[ShardInfo],
+    shards: Sequence[ShardSamples],
     *,
     masks: Sequence[str] = MASK_KINDS,
     mask_ratio: float = 0.5,
@@ -143,3 +155,88 @@ def reconstruction_losses(
             seed=seed,
         )
     return out
+
+
+def evaluate_run(
+    run: Path,
+    manifest: Path,
+    *,
+    split: str = "zero-shot",
+    eval_fraction: float = 0.5,
+    few_shot: int = 0,
+    full_shot: bool = False,
+    settings: TuneSettings | None = None,
+    snr_db: float | None = 20.0,
+) -> dict[str, Any]:
+    """Evaluate the run directory ``run`` on the held-out shards of ``split`` of the manifest at ``manifest`` (module
+    doc) and merge the result into the run's model card as ``evaluation``.
+
+    :param eval_fraction: share of each shard's samples (by ``sample_id`` hash) evaluated; the rest is its training
+        split (Wiener fit, few-shot and full-shot tuning).
+    :param few_shot: also tune the run on this many training samples per shard (0: no few-shot model).
+    :param full_shot: also train the full-shot model per shard on its whole training split, from scratch.
+    :param settings: how the target models are tuned (default ``TuneSettings()``; its ``seed`` is replaced by the
+        manifest's); its ``batch_size`` is also the evaluation batch.
+    :param snr_db: AWGN on the given CSI, dB (None: clean).
+    :returns: :func:`evaluate`'s metrics plus ``"reconstruction"`` (:func:`reconstruction_losses`), ``"split"``,
+        ``"manifest"``, ``"eval_fraction"``, ``"tuning"`` (``{shard: {model: Tuned.describe()}}``) and
+        ``"tune_settings"`` (``{"max_steps", "patience", "eval_every"}``).
+    :raises WirelessDataError: a manifest whose shards changed, no loadable checkpoint or a damaged model card
+        (refused before anything is evaluated), or a shard the models cannot take.
+    """
+    m = load_manifest(manifest)
+    m.verify()
+    ckpt = load_checkpoint(run)
+    read_model_card(run)  # a damaged card is refused before the evaluation, not after it
+    settings = replace(settings or TuneSettings(), seed=m.seed)
+    test, per_shard, tuning = [], {}, {}
+    for target in target_shards(m, split, eval_fraction):
+        info = shard_info(target.url, target.evaluated, target.name)
+        test.append(info)
+        tasks = [prediction_task(t, info.shape, snr_db, m.seed) for t in ("time", "frequency")]
+        extra = {"wiener": fit_wiener(tasks, [shard_info(target.url, target.training, target.name)])}
+        if few_shot > 0:
+            tuned = tune(
+                target,
+                ckpt.config,
+                run / f"few-shot-{few_shot}" / target.name,
+                init=run,
+                samples=few_shot,
+                settings=settings,
+            )
+            extra[f"few-shot-{few_shot}"] = model_predictor(tuned.model)
+            tuning.setdefault(target.name, {})[f"few-shot-{few_shot}"] = tuned.describe()
+        if full_shot:
+            tuned = tune(target, ckpt.config, run / "full-shot" / target.name, settings=settings)
+            extra["full-shot"] = model_predictor(tuned.model)
+            tuning.setdefault(target.name, {})["full-shot"] = tuned.describe()
+        per_shard[target.name] = extra
+    metrics = evaluate(
+        {"wifo": model_predictor(ckpt.model), **BASELINES},
+        test,
+        per_shard=per_shard,
+        snr_db=snr_db,
+        seed=m.seed,
+        batch_size=settings.batch_size,
+    )
+    metrics["reconstruction"] = reconstruction_losses(
+        ckpt.model,
+        test,
+        mask_ratio=ckpt.config.mask_ratio,
+        snr_db=snr_db,
+        seed=m.seed,
+        batch_size=settings.batch_size,
+    )
+    metrics |= {
+        "split": split,
+        "manifest": str(manifest),
+        "eval_fraction": eval_fraction,
+        "tuning": tuning,
+        "tune_settings": {
+            "max_steps": settings.steps,
+            "patience": settings.patience,
+            "eval_every": settings.eval_every,
+        },
+    }
+    update_model_card(run, {"evaluation": metrics})
+    return metrics

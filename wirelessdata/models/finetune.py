@@ -6,12 +6,15 @@ validation part; the model trains on the evaluated tasks' masks (``TUNE_MASKS``:
 drawn per step) until the validation loss (mean over those masks) has not improved for ``patience`` checks or
 ``steps`` is reached, and keeps its best weights. Few-shot starts from the pretrained weights at a lower
 learning rate; full-shot starts from scratch at the pretraining one.
+
+:func:`finetune_run` is ``wirelessdata finetune``: one shard of a manifest split, few-shot, with the masked losses
+on its evaluated samples before and after.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +22,13 @@ import numpy as np
 import torch
 
 from wirelessdata.errors import ConfigError, WirelessDataError
-from wirelessdata.models.data import TargetShard, shard_batches, tuning_split
+from wirelessdata.mix.manifest import load_manifest
+from wirelessdata.models.checkpoint import CHECKPOINT, load_checkpoint
+from wirelessdata.models.config import TrainConfig
+from wirelessdata.models.data import TargetShard, find_target, shard_batches, target_shards, tuning_split
 from wirelessdata.models.masking import make_mask
 from wirelessdata.models.objective import masked_losses
-from wirelessdata.models.train import CHECKPOINT, TrainConfig, TrainResult, load_checkpoint, train
+from wirelessdata.models.train import TrainResult, train
 from wirelessdata.models.wifo import WiFo, patch_grid
 
 #: The masks of the evaluated tasks (time- and frequency-domain prediction).
@@ -156,3 +162,51 @@ def guard_out(run: Path, out: Path) -> None:
     """Refuse an output directory that is the pretrained run itself (it would overwrite it)."""
     if Path(out).resolve() == Path(run).resolve():
         raise ConfigError(f"--out {out} is the pretrained run itself; choose a new directory for the tuned model")
+
+
+@dataclass(frozen=True)
+class FineTuned:
+    """A few-shot model of one target shard (``finetune_run``) and the masked losses (``TUNE_MASKS``; each
+    ``{"model": loss, "zeros": the all-zero prediction's}``) on the shard's ``evaluated`` samples (a count)
+    before and after tuning."""
+
+    tuned: Tuned
+    evaluated: int
+    before: dict[str, dict[str, float]]
+    after: dict[str, dict[str, float]]
+
+
+def finetune_run(
+    run: Path,
+    manifest: Path,
+    shard: str,
+    out: Path,
+    *,
+    samples: int = 512,
+    split: str = "zero-shot",
+    eval_fraction: float = 0.5,
+    settings: TuneSettings = TuneSettings(),
+) -> FineTuned:
+    """Fine-tune the pretrained run directory ``run`` on ``samples`` training samples of ``shard`` of ``split`` of
+    the manifest at ``manifest`` (few-shot; the shard divided as ``wirelessdata evaluate`` divides it at
+    ``eval_fraction``) into the new run directory ``out``.
+
+    :param settings: how the model is tuned (its ``seed`` is replaced by the manifest's); its ``batch_size`` is also
+        the batch of the loss measurements.
+    :raises ConfigError: ``out`` is ``run`` or already holds a model (nothing is overwritten), or no such shard.
+    """
+    guard_out(run, out)
+    m = load_manifest(manifest)
+    ckpt = load_checkpoint(run)
+    target = find_target(target_shards(m, split, eval_fraction), shard)
+    if (Path(out) / CHECKPOINT).exists():
+        raise ConfigError(f"{out} already holds a model; choose a new --out (nothing was overwritten)")
+    settings = replace(settings, seed=m.seed)
+    tuned = tune(target, ckpt.config, out, init=run, samples=samples, settings=settings)
+    evaluated = shard_batches(target.url, target.evaluated, settings.batch_size, target.name)
+
+    def losses(net: WiFo) -> dict[str, dict[str, float]]:
+        cfg = ckpt.config
+        return masked_losses(net, evaluated, TUNE_MASKS, mask_ratio=cfg.mask_ratio, snr_db=cfg.snr_db, seed=m.seed)
+
+    return FineTuned(tuned, int(target.evaluated.size), losses(ckpt.model), losses(tuned.model))

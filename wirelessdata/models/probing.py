@@ -12,6 +12,7 @@ per seed of ``seeds``. The train/test split and the view's impairments follow ``
 every seed; a seed changes the labelled subset, the head's initialisation and batches, and the random encoder. The
 report gives, per predictor and metric, the mean and standard deviation over the seeds and the per-seed values.
 The classical baselines see every training label and are deterministic given the split: they run once.
+``probe_run`` is ``wirelessdata probe``: ``probe_tasks`` of a run's model, recorded in its model card.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import MutableMapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ import torch
 from torch import Tensor
 
 from wirelessdata.errors import ConfigError
+from wirelessdata.models.checkpoint import load_checkpoint, read_model_card, update_model_card
 from wirelessdata.models.heads import (
     AttentiveProbe,
     ProbeConfig,
@@ -341,3 +344,16 @@ def _classical(task: Any, train: Any, test: Any) -> dict[str, dict[str, float]]:
         if baseline.needs_fit:
             baseline.fit(train)
     return score_many(test, {name: b.predict for name, b in baselines.items()})
+
+
+def probe_run(run: Path, sources: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """:func:`probe_tasks` of the model of the run directory ``run`` (``options``: its keyword options), merged into
+    the run's model card as ``frozen_encoder_heads``; returns the report.
+
+    :raises WirelessDataError: no loadable checkpoint, or a damaged model card (refused before any head is trained).
+    """
+    model = load_checkpoint(run).model
+    read_model_card(run)  # a damaged card is refused before the heads are trained, not after
+    report = probe_tasks(model, sources, **options)
+    update_model_card(run, {"frozen_encoder_heads": report})
+    return report

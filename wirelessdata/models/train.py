@@ -7,7 +7,11 @@ over the masks of ``cfg.masks`` (each a separate forward pass; or one drawn per 
 ``TrainConfig``); AdamW and a linear warm-up + cosine schedule.
 
 A run directory holds ``checkpoint.pt`` (model, optimiser, scheduler, RNG, step, loss curve, config; written
-atomically every ``checkpoint_every`` steps and at the end) and ``model_card.json`` next to it.
+atomically every ``checkpoint_every`` steps and at the end) and ``model_card.json`` next to it
+(:mod:`wirelessdata.models.checkpoint`); the configuration is :class:`~wirelessdata.models.config.TrainConfig`.
+
+:func:`train_on_manifest` is ``wirelessdata train``: the stream of a mixture manifest's ``train`` split, checked on
+fixed samples of its ``val`` split.
 """
 
 from __future__ import annotations
@@ -15,11 +19,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,89 +29,29 @@ import torch
 from torch import nn
 
 from wirelessdata.errors import ConfigError, WirelessDataError
-from wirelessdata.models.masking import MASK_KINDS, make_mask
-from wirelessdata.models.objective import objective_inputs
-from wirelessdata.models.wifo import DEFAULT_PATCH, MODEL_SIZES, ModelConfig, WiFo, masked_mse
-
-CHECKPOINT = "checkpoint.pt"
-MODEL_CARD = "model_card.json"
-SNAPSHOTS = "snapshots"  # kept copies of the checkpoint (train(keep_every=...))
-_FORMAT_FAMILY = "wirelessdata-wifo-checkpoint/"
-_FORMAT = _FORMAT_FAMILY + "2"  # 2: sizes.toml architectures, locality bias, zero-init head, validation record
+from wirelessdata.mix.loader import MixtureDataset
+from wirelessdata.mix.manifest import load_manifest
+from wirelessdata.models.checkpoint import (
+    CHECKPOINT,
+    CHECKPOINT_FORMAT,
+    MODEL_CARD,
+    atomic_write,
+    keep_snapshot,
+    load_checkpoint,
+    mismatch_error,
+    read_checkpoint,
+    read_model_card,
+)
+from wirelessdata.models.config import TrainConfig, default_device
+from wirelessdata.models.data import split_batches, training_stream
+from wirelessdata.models.masking import make_mask
+from wirelessdata.models.objective import masked_losses, objective_inputs
+from wirelessdata.models.wifo import WiFo, masked_mse
 
 Batches = Iterable[Mapping[str, Any]] | Callable[[int], Iterable[Mapping[str, Any]]]
 #: A held-out check of a model: mask → {"model": masked loss, "zeros": the all-zero prediction's}
 #: (``objective.masked_losses`` on fixed batches).
 Validate = Callable[[WiFo], Mapping[str, Mapping[str, float]]]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that shapes the numbers of a run; resuming requires the same values.
-
-    ``steps`` is the length of the schedule (optimiser steps); the learning rate rises linearly from 0 to ``lr``
-    over ``warmup_steps`` and follows a half cosine down to ``min_lr`` at ``steps``. ``mask_schedule``:
-    ``sample`` (default) draws one mask of ``masks`` per batch (uniformly, from the run's generator, as WiFo
-    does); ``mean`` averages the loss of every mask on every batch (one forward pass each, ``len(masks)`` times
-    the cost). ``mask_ratio`` is the hidden share of the ``random`` mask. ``grad_clip``: the global gradient
-    norm is clipped to it (0: off). ``locality``: the 3D ALiBi attention bias of the model (``ModelConfig``).
-
-    Early stopping (``train(validate=...)``): every ``eval_every`` steps the held-out loss (mean over masks) is
-    measured; after ``patience`` checks without a new best the run stops (``patience=0``: never), and the
-    checkpoint keeps the best weights, which ``load_checkpoint`` returns.
-    """
-
-    model: str = "little"
-    patch: tuple[int, int, int] = DEFAULT_PATCH
-    steps: int = 600
-    lr: float = 3e-3
-    min_lr: float = 1e-5
-    warmup_steps: int = 30
-    weight_decay: float = 0.05
-    betas: tuple[float, float] = (0.9, 0.999)
-    mask_ratio: float = 0.5
-    masks: tuple[str, ...] = MASK_KINDS
-    mask_schedule: str = "sample"
-    snr_db: float | None = 20.0
-    grad_clip: float = 1.0
-    locality: bool = True
-    eval_every: int = 50
-    patience: int = 0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.model in MODEL_SIZES, f"model must be one of {', '.join(MODEL_SIZES)}"),
-            (len(self.patch) == 3 and all(p >= 1 for p in self.patch), "patch must be 3 positive integers"),
-            (self.steps >= 1, "steps must be at least 1"),
-            (0 <= self.warmup_steps <= self.steps, "warmup_steps must be between 0 and steps"),
-            (0 <= self.min_lr <= self.lr, "lr must be positive and min_lr between 0 and lr"),
-            (self.lr > 0 and self.weight_decay >= 0, "lr must be positive and weight_decay non-negative"),
-            (all(0 <= b < 1 for b in self.betas) and len(self.betas) == 2, "betas must be two numbers in [0, 1)"),
-            (0 < self.mask_ratio < 1, "mask_ratio must be between 0 and 1"),
-            (bool(self.masks) and set(self.masks) <= set(MASK_KINDS), f"masks must be among {', '.join(MASK_KINDS)}"),
-            (self.mask_schedule in ("mean", "sample"), "mask_schedule must be mean or sample"),
-            (self.snr_db is None or math.isfinite(self.snr_db), "snr_db must be a finite number or None"),
-            (self.grad_clip >= 0, "grad_clip must be 0 (off) or positive"),
-            (self.eval_every >= 1 and self.patience >= 0, "eval_every must be at least 1 and patience at least 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(f"invalid training configuration: {message}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        """Inverse of ``to_dict``; unknown keys are an error."""
-        names = {f.name for f in fields(cls)}
-        if unknown := set(data) - names:
-            raise ConfigError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
-    def model_config(self) -> ModelConfig:
-        return replace(ModelConfig.of_size(self.model, tuple(self.patch)), locality=self.locality)
 
 
 @dataclass(frozen=True)
@@ -145,25 +87,9 @@ class TrainResult:
     stopped_early: bool = False
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """A loaded checkpoint: the model (eval mode; the best weights of a run with validation), its training
-    configuration, step, loss curve and held-out checks."""
-
-    model: WiFo
-    config: TrainConfig
-    step: int
-    losses: tuple[float, ...]
-    validation: tuple[dict[str, Any], ...] = ()
-    best_step: int = 0
-
-
 def parameter_count(model: nn.Module) -> int:
+    """Number of parameters (weights and biases) of ``model``."""
     return sum(p.numel() for p in model.parameters())
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -254,7 +180,7 @@ class _Run:
 
     def state(self) -> dict[str, Any]:
         return {
-            "format": _FORMAT,
+            "format": CHECKPOINT_FORMAT,
             "config": self.cfg.to_dict(),
             "step": self.step,
             "losses": list(self.losses),
@@ -276,68 +202,6 @@ class _Run:
         self.step, self.losses = int(state["step"]), [float(v) for v in state["losses"]]
         self.validation, self.best = list(state["validation"]), state["best"]
         self.stale, self.stopped = int(state["stale"]), bool(state["stopped"])
-
-
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """The raw checkpoint dict at ``path`` (a file, or a run directory holding ``checkpoint.pt``).
-
-    :raises WirelessDataError: missing, unreadable, or not a checkpoint of this package.
-    """
-    path = Path(path)
-    path = path / CHECKPOINT if path.is_dir() else path
-    if not path.is_file():
-        raise WirelessDataError(f"no checkpoint at {path}; train first (wirelessdata train)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("format") == _FORMAT:
-            TrainConfig.from_dict(state["config"])
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise WirelessDataError(
-            f"checkpoint {path} is corrupt or not a wirelessdata checkpoint ({type(exc).__name__}); "
-            "delete it to start over"
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        found = state.get("format") if isinstance(state, dict) else None
-        if isinstance(found, str) and found.startswith(_FORMAT_FAMILY):
-            raise WirelessDataError(
-                f"checkpoint {path} was written by another version of the reference model ({found}, this one reads "
-                f"{_FORMAT}); train it again with this version (wirelessdata train) or use the version that wrote it"
-            )
-        raise WirelessDataError(f"checkpoint {path} is not a {_FORMAT} checkpoint; delete it to start over")
-    return state
-
-
-def _mismatch(path: Path, exc: Exception) -> WirelessDataError:
-    return WirelessDataError(
-        f"checkpoint {path} does not match its own configuration ({type(exc).__name__}); delete it to start over"
-    )
-
-
-def load_checkpoint(path: Path, device: str | torch.device | None = None) -> Checkpoint:
-    """The model of a checkpoint file or run directory, on ``device`` (default: CUDA when present), eval mode."""
-    state = read_checkpoint(path)
-    cfg = TrainConfig.from_dict(state["config"])
-    model = WiFo(cfg.model_config())
-    best = state.get("best")
-    try:
-        model.load_state_dict(best["model"] if best else state["model"])
-    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
-        raise _mismatch(path, exc) from None
-    model.to(device or default_device()).eval()
-    return Checkpoint(
-        model=model,
-        config=cfg,
-        step=int(state["step"]),
-        losses=tuple(state["losses"]),
-        validation=tuple(state.get("validation", ())),
-        best_step=int(best["step"]) if best else int(state["step"]),
-    )
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _write_card(out_dir: Path, run: _Run, data: Any, seconds: float, samples: int, init: Any) -> Path:
@@ -366,46 +230,7 @@ def _write_card(out_dir: Path, run: _Run, data: Any, seconds: float, samples: in
         },
         "metrics": previous.get("metrics", {}),
     }
-    _atomic_write(path, lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
-    return path
-
-
-def _keep_snapshot(out_dir: Path, step: int) -> Path:
-    """Copy the run's checkpoint and model card into ``out_dir/snapshots/step-NNNNNN/`` (atomically)."""
-    snap = out_dir / SNAPSHOTS / f"step-{step:06d}"
-    snap.mkdir(parents=True, exist_ok=True)
-    for name in (CHECKPOINT, MODEL_CARD):
-        _atomic_write(snap / name, lambda p, name=name: shutil.copyfile(out_dir / name, p))
-    return snap
-
-
-def read_model_card(run_dir: Path) -> dict[str, Any]:
-    """The model card of a run directory (``{}`` when it has none).
-
-    :raises WirelessDataError: the card is not a JSON object (cut short, damaged, not UTF-8).
-    """
-    path = Path(run_dir) / MODEL_CARD
-    if not path.is_file():
-        return {}
-    try:
-        card = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        card = None
-    if not isinstance(card, dict) or not isinstance(card.get("metrics", {}), dict):
-        raise WirelessDataError(
-            f"model card {path} is damaged (not a model card's JSON); restore it, or delete it and the next "
-            "train, evaluate or probe of the run writes a new one"
-        )
-    return card
-
-
-def update_model_card(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
-    """Merge ``metrics`` (e.g. the result of ``evaluate``) into the ``metrics`` of the run's model card (a new card
-    holding only them when the run has none)."""
-    path = Path(run_dir) / MODEL_CARD
-    card = read_model_card(run_dir)
-    card["metrics"] = {**card.get("metrics", {}), **metrics}
-    _atomic_write(path, lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
+    atomic_write(path, lambda p: p.write_text(json.dumps(card, indent=2) + "\n"))
     return path
 
 
@@ -426,7 +251,7 @@ def _resume(run: _Run, out_dir: Path, resume: bool) -> None:
     try:
         run.load(state)
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
-        raise _mismatch(out_dir / CHECKPOINT, exc) from None
+        raise mismatch_error(out_dir / CHECKPOINT, exc) from None
 
 
 def _initialise(run: _Run, init: Path) -> str:
@@ -488,10 +313,10 @@ def train(
         return keep_every > 0 and run.step % keep_every == 0
 
     def save() -> None:
-        _atomic_write(out_dir / CHECKPOINT, lambda p: torch.save(run.state(), p))
+        atomic_write(out_dir / CHECKPOINT, lambda p: torch.save(run.state(), p))
         _write_card(out_dir, run, data, time.perf_counter() - began, samples, origin)
         if kept():
-            _keep_snapshot(out_dir, run.step)
+            keep_snapshot(out_dir, run.step)
 
     for _, batch in zip(range(start, cfg.steps if not run.stopped else start), stream, strict=False):
         shard = str(batch.get("shard", "?"))
@@ -528,3 +353,40 @@ def train(
         best_step=run.best["step"] if run.best else run.step,
         stopped_early=run.stopped,
     )
+
+
+def train_on_manifest(
+    manifest: Path,
+    cfg: TrainConfig,
+    out_dir: Path,
+    *,
+    batch_size: int = 32,
+    eval_samples: int = 256,
+    resume: bool = False,
+    keep_every: int = 0,
+    on_step: Callable[[StepInfo], None] | None = None,
+) -> tuple[TrainResult, int]:
+    """:func:`train` on the ``train`` split of the mixture manifest at ``manifest`` in batches of ``batch_size``
+    samples, with the held-out check (masked loss of every mask of ``cfg``, next to the all-zero prediction's) on up
+    to ``eval_samples`` samples of its ``val`` split (no check when it has none).
+
+    :returns: the run's result and the number of held-out samples checked (0 without a ``val`` split).
+    """
+    m = load_manifest(manifest)
+    ds = MixtureDataset(m, "train", batch_size=batch_size)
+    held = split_batches(m, "val", eval_samples, batch_size) if "val" in m.splits else []
+
+    def validate(net: WiFo) -> dict[str, dict[str, float]]:
+        return masked_losses(net, held, cfg.masks, mask_ratio=cfg.mask_ratio, snr_db=cfg.snr_db, seed=cfg.seed)
+
+    result = train(
+        training_stream(ds),
+        cfg,
+        out_dir,
+        resume,
+        on_step,
+        keep_every=keep_every,
+        data={"manifest": str(manifest)},
+        validate=validate if held else None,
+    )
+    return result, sum(int(b["csi"].shape[0]) for b in held)

@@ -1,26 +1,25 @@
 """A task: its definition (parameters, impairments, seed), how a batch of CSI becomes (input, target), its metric.
 
 Subclasses (one per task family) set the class attributes and implement :meth:`Task.make`,
-:meth:`Task.sample_scores`, :meth:`Task.summarise` and :meth:`Task.baselines`.
+:meth:`Task.sample_scores`, :meth:`Task.summarise` and :meth:`Task.baselines`. A batch as ``make`` receives it
+(:class:`~wirelessdata.tasks.batch.TaskBatch`) is defined with the views' types in :mod:`wirelessdata.tasks.batch`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from torch import Tensor
 
 from wirelessdata.errors import ConfigError
+from wirelessdata.tasks.batch import Meta, TaskBatch
 from wirelessdata.tasks.impairments import IMPAIRMENTS, WHOLE, Impairments, Region
 from wirelessdata.tasks.metrics import nmse, nmse_db
-from wirelessdata.tasks.source import ShardInfo
-
-if TYPE_CHECKING:
-    from wirelessdata.tasks.source import Source
-    from wirelessdata.tasks.view import Meta, TaskView
+from wirelessdata.tasks.source import ShardSamples, Source
+from wirelessdata.tasks.view import TaskView
 
 
 @dataclass(frozen=True)
@@ -30,22 +29,6 @@ class Param:
     default: Any
     help: str
     parse: Callable[[Any], Any] = int
-
-
-@dataclass
-class TaskBatch:
-    """What :meth:`Task.make` receives for one batch of one shard.
-
-    :param csi: ``[B, T, K, Nbs, Nue]`` complex64, the clean channel.
-    :param observed: the task's region of it (``Task.region``) after the impairments.
-    :param labels: per-sample variables the task asked for (``Task.labels``), from its label shard.
-    """
-
-    csi: Tensor
-    observed: Tensor
-    labels: dict[str, np.ndarray]
-    shard: ShardInfo
-    sample_id: np.ndarray
 
 
 class Baseline:
@@ -115,18 +98,18 @@ class Task:
         }
 
     # shards --------------------------------------------------------------------------------------
-    def uses(self, shard: ShardInfo) -> bool:
+    def uses(self, shard: ShardSamples) -> bool:
         """Whether the view reads ``shard`` (all by default)."""
         return True
 
-    def check(self, shard: ShardInfo) -> None:
+    def check(self, shard: ShardSamples) -> None:
         """Raise ``ConfigError`` when ``shard`` cannot serve the task (e.g. too few snapshots)."""
 
-    def region(self, shard: ShardInfo) -> Region:
+    def region(self, shard: ShardSamples) -> Region:
         """The (snapshot, subcarrier) slices of a sample that are observed (impaired); the whole sample by default."""
         return WHOLE
 
-    def label_shard(self, shard: ShardInfo, candidates: list[ShardInfo]) -> ShardInfo:
+    def label_shard(self, shard: ShardSamples, candidates: list[ShardSamples]) -> ShardSamples:
         """The shard the labels of ``shard``'s samples come from (itself by default)."""
         return shard
 
@@ -156,12 +139,10 @@ class Task:
         test_fraction: float = 0.25,
     ) -> TaskView:
         """This task over ``source`` (see :class:`wirelessdata.tasks.view.TaskView`)."""
-        from wirelessdata.tasks.view import TaskView
-
         return TaskView(self, source, split=split, batch_size=batch_size, shuffle=shuffle, test_fraction=test_fraction)
 
 
-def need(shard: ShardInfo, axis: int, count: int, what: str, fix: str) -> None:
+def need(shard: ShardSamples, axis: int, count: int, what: str, fix: str) -> None:
     """A one-line error when ``shard`` has fewer than ``count`` entries along CSI ``axis`` (0 = time)."""
     if shard.shape[axis] < count:
         dim = ("snapshots", "subcarriers")[axis]

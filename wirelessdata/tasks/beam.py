@@ -19,7 +19,7 @@ from torch import Tensor
 from wirelessdata.tasks.base import Baseline, Param, Task, TaskBatch
 from wirelessdata.tasks.knn import FeatureKnn
 from wirelessdata.tasks.metrics import topk_hits
-from wirelessdata.tasks.source import ShardInfo, find_partner
+from wirelessdata.tasks.source import ShardSamples, find_partner
 
 
 class BeamPrediction(Task):
@@ -37,10 +37,10 @@ class BeamPrediction(Task):
     }
     labels = ("best_beam",)
 
-    def uses(self, shard: ShardInfo) -> bool:
+    def uses(self, shard: ShardSamples) -> bool:
         return shard.attrs.get("band") == self.values["source_band"]
 
-    def label_shard(self, shard: ShardInfo, candidates: list[ShardInfo]) -> ShardInfo:
+    def label_shard(self, shard: ShardSamples, candidates: list[ShardSamples]) -> ShardSamples:
         return find_partner(shard, candidates, self.values["target_band"])
 
     def make(self, batch: TaskBatch) -> tuple[Tensor, Tensor]:

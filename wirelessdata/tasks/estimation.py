@@ -22,7 +22,7 @@ from torch import Tensor
 
 from wirelessdata.tasks.base import Baseline, NmseTask, Param, TaskBatch
 from wirelessdata.tasks.impairments import Region
-from wirelessdata.tasks.source import ShardInfo
+from wirelessdata.tasks.source import ShardSamples
 
 
 def parse_pilots(value: Any) -> tuple[int, int]:
@@ -76,7 +76,7 @@ class ChannelEstimation(NmseTask):
         d["params"]["pilots"] = "{}x{}".format(*self.values["pilots"])
         return d
 
-    def region(self, shard: ShardInfo) -> Region:
+    def region(self, shard: ShardSamples) -> Region:
         dt, dk = self.values["pilots"]
         return slice(None, None, dt), slice(None, None, dk)
 

@@ -22,7 +22,7 @@ from wirelessdata.tasks.base import Baseline, NmseTask, Param, TaskBatch, need, 
 from wirelessdata.tasks.extrapolation import ARPredictor, Predictor, zoh_predict
 from wirelessdata.tasks.impairments import Region
 from wirelessdata.tasks.layout import given_input, input_to_csi
-from wirelessdata.tasks.source import ShardInfo
+from wirelessdata.tasks.source import ShardSamples
 from wirelessdata.tasks.wiener import WienerPredictor
 
 if TYPE_CHECKING:
@@ -73,11 +73,11 @@ class _AxisPrediction(NmseTask):
     known_key: ClassVar[str]
     target_key: ClassVar[str]
 
-    def check(self, shard: ShardInfo) -> None:
+    def check(self, shard: ShardSamples) -> None:
         total = self.values[self.known_key] + self.values[self.target_key]
         need(shard, self.axis, total, f"{self.name} with {self.known_key} + {self.target_key}", "lower them")
 
-    def region(self, shard: ShardInfo) -> Region:
+    def region(self, shard: ShardSamples) -> Region:
         given = slice(0, self.values[self.known_key])
         return (given, slice(None)) if self.axis == 0 else (slice(None), given)
 

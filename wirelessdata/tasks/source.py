@@ -1,11 +1,11 @@
 """Where a task view reads from: shard paths or a mixture manifest, resolved to shards and sample selections.
 
 A source is a shard path, a directory of shards, a manifest JSON path, a :class:`~wirelessdata.mix.manifest.Manifest`,
-a list of shard paths, or a list of :class:`ShardInfo` (shards with their samples already chosen, e.g. by
+a list of shard paths, or a list of :class:`ShardSamples` (shards with their samples already chosen, e.g. by
 ``shard_info(url, indices)``; split ``all`` only). ``split`` picks the samples:
 
 - shards: ``all``; ``train`` / ``test``: the two sides of a hash of ``(seed, sample_id)`` with ``test_fraction``
-  on the test side (:func:`wirelessdata.mix.spec.val_mask`; paired bands of one drop land on the same side);
+  on the test side (:func:`wirelessdata.mix.split.val_mask`; paired bands of one drop land on the same side);
 - a manifest: one of its splits (``train``, ``val``, held-out names) or ``all`` (the union of its splits).
 """
 
@@ -22,34 +22,62 @@ import numpy as np
 
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.manifest import Manifest, load_manifest
-from wirelessdata.mix.spec import val_mask
+from wirelessdata.mix.split import val_mask
+from wirelessdata.shard.info import ShardInfo
+from wirelessdata.shard.info import shard_info as read_shard_info
 from wirelessdata.shard.read import ShardReader
 from wirelessdata.shard.store import open_group
+from wirelessdata.shard.url import is_url
 from wirelessdata.shard.validate import find_shards, shard_urls
 
-Source = str | Path | Manifest | Sequence[str | Path] | Sequence["ShardInfo"]
+Source = str | Path | Manifest | Sequence[str | Path] | Sequence["ShardSamples"]
 
 
 @dataclass
-class ShardInfo:
-    """One shard of a view: where it is, its attributes and coordinates, and the samples the view uses.
+class ShardSamples:
+    """One shard of a view: the shard (:class:`~wirelessdata.shard.info.ShardInfo`) and the samples the view uses.
 
+    :param info: the shard; its ``name`` is the one the source gives it (a manifest's shard name).
     :param indices: sample indices used (sorted int64).
-    :param time_s: ``[T]`` snapshot times, s; ``subcarrier_hz``: ``[K]`` subcarrier offsets, Hz.
-    :param shape: CSI shape of a sample ``(T, K, Nbs, Nue)``.
     """
 
-    name: str
-    url: str
-    attrs: dict[str, Any]
+    info: ShardInfo
     indices: np.ndarray
-    time_s: np.ndarray
-    subcarrier_hz: np.ndarray
-    shape: tuple[int, ...]
     key: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.key = zlib.crc32(self.name.encode())
+
+    @property
+    def name(self) -> str:
+        """The shard's name in the view."""
+        return self.info.name
+
+    @property
+    def url(self) -> str:
+        """Where the shard is."""
+        return self.info.url
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The shard's group attributes."""
+        return self.info.attrs
+
+    @property
+    def time_s(self) -> np.ndarray:
+        """``[T]`` snapshot times, s."""
+        return self.info.time_s
+
+    @property
+    def subcarrier_hz(self) -> np.ndarray:
+        """``[K]`` subcarrier offsets, Hz."""
+        return self.info.subcarrier_hz
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """CSI shape of a sample ``(T, K, Nbs, Nue)``."""
+        assert self.info.csi_shape is not None  # shard_samples admits CSI shards only
+        return self.info.csi_shape
 
     def describe(self) -> dict[str, Any]:
         """Name, url, checksum, band, scenario and sample count, for a definition."""
@@ -86,24 +114,14 @@ class Labels:
         return {name: arr[idx] for name, arr in self.data.items()}
 
 
-def shard_info(url: str, indices: np.ndarray | None = None, name: str | None = None) -> ShardInfo:
-    """Attributes, coordinates and (all or the given) sample indices of the shard at ``url``."""
-    group = open_group(url)
-    attrs = group.attrs.asdict()
-    if attrs.get("status") != "complete":
-        raise ConfigError(f"shard {url} is not complete (status {attrs.get('status')}); finish it with generate")
-    if "csi" not in group:
-        raise ConfigError(f"shard {url} has no csi; task views need CSI shards")
-    n = int(attrs["num_samples"])
-    return ShardInfo(
-        name=name or Path(str(url).rstrip("/")).name.removesuffix(".zarr"),
-        url=str(url),
-        attrs=attrs,
-        indices=np.arange(n, dtype=np.int64) if indices is None else np.asarray(indices, np.int64),
-        time_s=np.asarray(group["time"][:], np.float64),
-        subcarrier_hz=np.asarray(group["subcarrier"][:], np.float64),
-        shape=tuple(group["csi"].shape[1:]),
-    )
+def shard_info(url: str, indices: np.ndarray | None = None, name: str | None = None) -> ShardSamples:
+    """The CSI shard at ``url`` (:func:`wirelessdata.shard.info.shard_info`) with all or the given sample indices,
+    under ``name`` (default: its file name)."""
+    info = read_shard_info(str(url), need_csi=True)
+    if name is not None:
+        info = dataclasses.replace(info, name=name)
+    n = info.num_samples
+    return ShardSamples(info, np.arange(n, dtype=np.int64) if indices is None else np.asarray(indices, np.int64))
 
 
 def _paths(source: str | Path | Sequence[str | Path]) -> list[str]:
@@ -112,11 +130,11 @@ def _paths(source: str | Path | Sequence[str | Path]) -> list[str]:
 
 def resolve(
     source: Source, split: str = "all", seed: int = 0, test_fraction: float = 0.25
-) -> tuple[list[ShardInfo], dict[str, Any]]:
+) -> tuple[list[ShardSamples], dict[str, Any]]:
     """The shards of ``source`` with the samples of ``split`` (module doc), and a description of the source."""
     if isinstance(source, str | Path) and str(source).endswith(".json"):
         source = load_manifest(source)
-    if not isinstance(source, str | Path | Manifest) and source and all(isinstance(s, ShardInfo) for s in source):
+    if not isinstance(source, str | Path | Manifest) and source and all(isinstance(s, ShardSamples) for s in source):
         if split != "all":
             raise ConfigError(f"split {split!r} of chosen samples: use all (the samples are chosen already)")
         shards = [dataclasses.replace(s, indices=np.asarray(s.indices, np.int64)) for s in source]
@@ -152,7 +170,7 @@ def resolve(
     return shards, desc
 
 
-def find_partner(shard: ShardInfo, candidates: Sequence[ShardInfo], band: str) -> ShardInfo:
+def find_partner(shard: ShardSamples, candidates: Sequence[ShardSamples], band: str) -> ShardSamples:
     """The shard of the same drop set (same ``recipe_hash``) at ``band``: among ``candidates``, else a sibling
     ``*.zarr`` of ``shard``'s directory."""
     want = shard.attrs.get("recipe_hash")
@@ -164,7 +182,7 @@ def find_partner(shard: ShardInfo, candidates: Sequence[ShardInfo], band: str) -
         if matches(c.attrs):
             return c
     parent = Path(shard.url).parent
-    if "://" not in shard.url and parent.is_dir():
+    if not is_url(shard.url) and parent.is_dir():
         for url in find_shards(str(parent)):
             if url != shard.url and matches(open_group(url).attrs.asdict()):
                 return shard_info(url)

@@ -10,7 +10,6 @@ and number of DataLoader workers sees the same pairs. Use with ``DataLoader(view
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,25 +20,16 @@ from wirelessdata.errors import ConfigError
 from wirelessdata.mix.loader import MixtureDataset
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection
 from wirelessdata.mix.manifest import Source as ManifestSource
-from wirelessdata.tasks.base import Task, TaskBatch
+from wirelessdata.tasks.batch import Meta, TaskBatch, ViewedTask
 from wirelessdata.tasks.impairments import apply
-from wirelessdata.tasks.source import Labels, ShardInfo, Source, resolve
+from wirelessdata.tasks.source import Labels, Source, resolve
 
 SPLIT = "view"
 
 
-@dataclass
-class Meta:
-    """Bookkeeping of a batch: its shard, sample ids, target shape and the impairment draws."""
-
-    shard: ShardInfo
-    sample_id: np.ndarray
-    target_shape: tuple[int, ...]
-    draws: dict[str, np.ndarray]
-
-
 class TaskView(IterableDataset):
-    """``task`` over the samples of ``split`` of ``source`` (see :mod:`wirelessdata.tasks.source`).
+    """``task`` (a :class:`~wirelessdata.tasks.base.Task`; built by ``Task.view``) over the samples of ``split`` of
+    ``source`` (see :mod:`wirelessdata.tasks.source`).
 
     :param batch_size: samples per batch (the last batch of each shard may be smaller).
     :param shuffle: shuffle samples (seeded by the task seed); otherwise runs of consecutive samples.
@@ -48,7 +38,7 @@ class TaskView(IterableDataset):
 
     def __init__(
         self,
-        task: Task,
+        task: ViewedTask,
         source: Source,
         split: str = "all",
         batch_size: int = 32,

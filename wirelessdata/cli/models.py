@@ -57,17 +57,11 @@ def train(
 ) -> None:
     """Pretrain the WiFo-style masked autoencoder on a manifest's training split (CPU or GPU); prints the held-out
     masked loss of every mask next to the all-zero prediction's."""
-    from wirelessdata.mix.loader import MixtureDataset
-    from wirelessdata.mix.manifest import load_manifest
-    from wirelessdata.models import TrainConfig
-    from wirelessdata.models import train as train_model
-    from wirelessdata.models.data import split_batches, training_stream
-    from wirelessdata.models.objective import masked_losses
+    from wirelessdata.models.config import TrainConfig
+    from wirelessdata.models.train import train_on_manifest
     from wirelessdata.progress import progress_bars
 
     set_threads(threads)
-    m = load_manifest(manifest)
-    ds = MixtureDataset(m, "train", batch_size=batch_size)
     warmup = min(30, steps // 10) if warmup_steps is None else warmup_steps
     cfg = TrainConfig(
         model=model,
@@ -80,11 +74,6 @@ def train(
         eval_every=eval_every if eval_every > 0 else steps,
         seed=seed,
     )
-    held = split_batches(m, "val", eval_samples, batch_size) if "val" in m.splits else []
-
-    def validate(net: Any) -> dict[str, dict[str, float]]:
-        return masked_losses(net, held, cfg.masks, mask_ratio=cfg.mask_ratio, snr_db=cfg.snr_db, seed=cfg.seed)
-
     console = _console()
     with progress_bars() as progress:
         task = progress.add_task(f"train {model}", total=steps)
@@ -92,15 +81,15 @@ def train(
         def on_step(info: Any) -> None:
             progress.update(task, completed=info.step, description=f"train {model} loss {info.loss:.4f}")
 
-        result = train_model(
-            training_stream(ds),
+        result, samples = train_on_manifest(
+            manifest,
             cfg,
             out,
-            resume,
-            on_step,
+            batch_size=batch_size,
+            eval_samples=eval_samples,
+            resume=resume,
             keep_every=keep_every,
-            data={"manifest": str(manifest)},
-            validate=validate if held else None,
+            on_step=on_step,
         )
     console.print(
         f"trained {result.step} steps, {result.samples} samples in {result.seconds:.0f} s "
@@ -110,7 +99,6 @@ def train(
     if result.validation:
         last = result.validation[-1]
         shown = ", ".join(f"{k} {v['model']:.3f} / {v['zeros']:.3f}" for k, v in last["losses"].items())
-        samples = sum(int(b["csi"].shape[0]) for b in held)
         console.print(f"held-out masked loss (val split, {samples} samples), model / all-zero prediction: {shown}")
     else:
         console.print("the manifest has no val split: no held-out check (build it with val_fraction > 0)")
@@ -143,76 +131,27 @@ def evaluate(
 ) -> None:
     """Time- and frequency-domain prediction NMSE per held-out shard: the model zero-shot (and, when asked,
     few-shot fine-tuned and full-shot), the classical predictors (zoh, ar, ar-auto, wiener)."""
-    from wirelessdata.mix.manifest import load_manifest
-    from wirelessdata.models import (
-        BASELINES,
-        TuneSettings,
-        load_checkpoint,
-        model_predictor,
-        reconstruction_losses,
-        tune,
-    )
-    from wirelessdata.models import evaluate as evaluate_models
-    from wirelessdata.models.data import target_shards
-    from wirelessdata.models.evaluate import prediction_task
-    from wirelessdata.models.train import read_model_card, update_model_card
-    from wirelessdata.tasks.source import shard_info
-    from wirelessdata.tasks.wiener import fit_wiener
+    from wirelessdata.models.evaluate import evaluate_run
+    from wirelessdata.models.finetune import TuneSettings
 
     set_threads(threads)
-    m = load_manifest(manifest)
-    m.verify()
-    ckpt = load_checkpoint(run)
-    read_model_card(run)  # a damaged card is refused before the evaluation, not after it
-    settings = TuneSettings(steps=tune_steps, patience=patience, batch_size=batch_size, seed=m.seed)
-    test, per_shard, tuning = [], {}, {}
-    for target in target_shards(m, split, eval_fraction):
-        info = shard_info(target.url, target.evaluated, target.name)
-        test.append(info)
-        tasks = [prediction_task(t, info.shape, snr_db, m.seed) for t in ("time", "frequency")]
-        extra = {"wiener": fit_wiener(tasks, [shard_info(target.url, target.training, target.name)])}
-        if few_shot > 0:
-            tuned = tune(
-                target,
-                ckpt.config,
-                run / f"few-shot-{few_shot}" / target.name,
-                init=run,
-                samples=few_shot,
-                settings=settings,
-            )
-            extra[f"few-shot-{few_shot}"] = model_predictor(tuned.model)
-            tuning.setdefault(target.name, {})[f"few-shot-{few_shot}"] = tuned.describe()
-        if full_shot:
-            tuned = tune(target, ckpt.config, run / "full-shot" / target.name, settings=settings)
-            extra["full-shot"] = model_predictor(tuned.model)
-            tuning.setdefault(target.name, {})["full-shot"] = tuned.describe()
-        per_shard[target.name] = extra
-    metrics = evaluate_models(
-        {"wifo": model_predictor(ckpt.model), **BASELINES},
-        test,
-        per_shard=per_shard,
+    metrics = evaluate_run(
+        run,
+        manifest,
+        split=split,
+        eval_fraction=eval_fraction,
+        few_shot=few_shot,
+        full_shot=full_shot,
+        settings=TuneSettings(steps=tune_steps, patience=patience, batch_size=batch_size),
         snr_db=snr_db,
-        seed=m.seed,
-        batch_size=batch_size,
     )
-    metrics["reconstruction"] = reconstruction_losses(
-        ckpt.model, test, mask_ratio=ckpt.config.mask_ratio, snr_db=snr_db, seed=m.seed, batch_size=batch_size
-    )
-    metrics |= {
-        "split": split,
-        "manifest": str(manifest),
-        "eval_fraction": eval_fraction,
-        "tuning": tuning,
-        "tune_settings": {"max_steps": tune_steps, "patience": patience, "eval_every": settings.eval_every},
-    }
-    update_model_card(run, {"evaluation": metrics})
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:
         _console().print(_table(metrics))
         _console().print(_reconstruction_table(metrics["reconstruction"]))
-        if tuning:
-            _console().print(_tuning_table(tuning))
+        if metrics["tuning"]:
+            _console().print(_tuning_table(metrics["tuning"]))
     if figure is not None:
         _plot(metrics, figure)
 
@@ -234,30 +173,21 @@ def finetune(
 ) -> None:
     """Fine-tune a pretrained run on N samples of a held-out shard (few-shot), with early stopping; prints the
     masked loss on the shard's evaluated samples before and after."""
-    from wirelessdata.errors import ConfigError
-    from wirelessdata.mix.manifest import load_manifest
-    from wirelessdata.models import TuneSettings, load_checkpoint, tune
-    from wirelessdata.models.data import find_target, shard_batches, target_shards
-    from wirelessdata.models.finetune import TUNE_MASKS, guard_out
-    from wirelessdata.models.objective import masked_losses
+    from wirelessdata.models.finetune import TUNE_MASKS, TuneSettings, finetune_run
 
     set_threads(threads)
-    guard_out(run, out)
-    m = load_manifest(manifest)
-    ckpt = load_checkpoint(run)
-    target = find_target(target_shards(m, split, eval_fraction), shard)
-    if (out / "checkpoint.pt").exists():
-        raise ConfigError(f"{out} already holds a model; choose a new --out (nothing was overwritten)")
-    settings = TuneSettings(steps=steps, patience=patience, batch_size=batch_size, seed=m.seed)
-    tuned = tune(target, ckpt.config, out, init=run, samples=samples, settings=settings)
-    evaluated = shard_batches(target.url, target.evaluated, batch_size, target.name)
-
-    def losses(net: Any) -> dict[str, dict[str, float]]:
-        cfg = ckpt.config
-        return masked_losses(net, evaluated, TUNE_MASKS, mask_ratio=cfg.mask_ratio, snr_db=cfg.snr_db, seed=m.seed)
-
-    before, after = losses(ckpt.model), losses(tuned.model)
-    d = tuned.describe()
+    result = finetune_run(
+        run,
+        manifest,
+        shard,
+        out,
+        samples=samples,
+        split=split,
+        eval_fraction=eval_fraction,
+        settings=TuneSettings(steps=steps, patience=patience, batch_size=batch_size),
+    )
+    before, after = result.before, result.after
+    d = result.tuned.describe()
     _console().print(
         f"fine-tuned on {d['train_samples']} samples of {shard} (+{d['validation_samples']} for early stopping): "
         f"{d['steps']} steps, best at step {d['best_step']}{' (stopped early)' if d['stopped_early'] else ''}; "
@@ -265,7 +195,7 @@ def finetune(
     )
     for kind in TUNE_MASKS:
         _console().print(
-            f"{kind} mask on the {target.evaluated.size} evaluated samples: {before[kind]['model']:.4f} -> "
+            f"{kind} mask on the {result.evaluated} evaluated samples: {before[kind]['model']:.4f} -> "
             f"{after[kind]['model']:.4f} (all-zero {after[kind]['zeros']:.4f})"
         )
 
@@ -370,16 +300,12 @@ def probe(
 ) -> None:
     """Frozen-encoder task heads (LoS F1, localisation MAE, best beam top-1/top-3) against a random encoder and
     baselines, as mean ± std over --seeds seeds."""
-    from wirelessdata.models import load_checkpoint, update_model_card
-    from wirelessdata.models.probing import probe_tasks
-    from wirelessdata.models.train import read_model_card
+    from wirelessdata.models.probing import probe_run
 
     set_threads(threads)
-    model = load_checkpoint(run).model
-    read_model_card(run)  # a damaged card is refused before the heads are trained, not after
     sources = {name.strip(): source for name in tasks.split(",") if name.strip()}
-    report = probe_tasks(
-        model,
+    report = probe_run(
+        run,
         sources,
         label_fraction=label_fraction,
         steps=steps,
@@ -388,7 +314,6 @@ def probe(
         split_seed=split_seed,
         pooling=pooling,
     )
-    update_model_card(run, {"frozen_encoder_heads": report})
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
         return
