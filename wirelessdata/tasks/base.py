@@ -48,6 +48,8 @@ class Task:
     """A task definition. Construct through :func:`wirelessdata.tasks.get`."""
 
     name: ClassVar[str]
+    rank: ClassVar[int] = 100
+    """Place in ``wirelessdata task list`` (low first); plug-in tasks keep the default and come last."""
     summary: ClassVar[str]
     input_desc: ClassVar[str]
     target_desc: ClassVar[str]

@@ -306,7 +306,7 @@ def test_the_catalog_specs_parse():
 
     from wirelessdata.mix.spec import load_spec
 
-    specs = {p.name: load_spec(p) for p in sorted((Path(__file__).parent.parent / "catalog").glob("*.toml"))}
+    specs = {p.name: load_spec(p) for p in sorted((Path(__file__).parents[2] / "catalog").glob("*.toml"))}
     assert {"pretrain-small.toml", "pretrain-balanced.toml"} <= set(specs)
     for name, spec in specs.items():  # the WiFo zero-shot configurations D17-D19 are held out of every example
         if name != "default.toml":  # over the default corpus alone, which has no WiFo configuration

@@ -28,7 +28,7 @@ from wirelessdata.shard.schema import SCHEMA_FILE, load_schema, schema_dir
 from wirelessdata.shard.store import StoreError
 from wirelessdata.shard.validate import validate_path
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def _load(name):

@@ -180,7 +180,7 @@ def test_wifo_recipe_writes_19_valid_shards(tmp_path):
 def _repo():
     from pathlib import Path
 
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 def test_a_second_writer_of_the_same_shards_is_refused(tmp_path):

@@ -21,7 +21,7 @@ from wirelessdata.generators import raytrace  # noqa: E402
 from wirelessdata.generators.raytrace import RaytraceConfig  # noqa: E402
 from wirelessdata.sensing import Pose, SceneGeometry, radar  # noqa: E402
 
-RECIPE = Path(__file__).resolve().parent.parent / "generators" / "raytrace-street-canyon.toml"
+RECIPE = Path(__file__).resolve().parents[2] / "generators" / "raytrace-street-canyon.toml"
 TINY = {
     "bands": [{"band": "sub6", "num_subcarriers": 16}, {"band": "28GHz", "num_subcarriers": 16}],
     "bs_array": "2x4",

@@ -38,5 +38,5 @@ def test_required_names_users_rely_on():
 
 
 def test_docs_schema_page_is_generated_from_the_file():
-    page = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
+    page = Path(__file__).resolve().parents[2] / "docs" / "schema.md"
     assert page.read_text() == render_markdown(), "run: wirelessdata schema --markdown -o docs/schema.md"

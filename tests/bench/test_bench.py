@@ -147,7 +147,7 @@ def test_a_mixture_that_leaks_into_the_held_out_set_is_refused(root, tmp_path):
 def test_the_built_in_tracks_parse():
     from pathlib import Path
 
-    tracks = sorted(Path(__file__).parents[1].joinpath("catalog", "bench").glob("*.toml"))
+    tracks = sorted(Path(__file__).parents[2].joinpath("catalog", "bench").glob("*.toml"))
     assert len(tracks) >= 3
     for path in tracks:
         spec = load_bench([path])
@@ -161,7 +161,7 @@ def bench_root(tmp_path_factory):
 
     from wirelessdata.generate.recipe import load_recipe
 
-    repo = Path(__file__).parents[1]
+    repo = Path(__file__).parents[2]
     r = tmp_path_factory.mktemp("bench-smoke") / "root"
     for recipe, samples in (("wifo.toml", 24), ("bench-multiband.toml", 48), ("bench-curation.toml", 96)):
         generate_root(r, load_recipe(repo / "generators" / recipe), {"samples": samples})
@@ -176,7 +176,7 @@ def bench_root(tmp_path_factory):
 def test_the_built_in_tracks_run_at_smoke_size(bench_root, track, tmp_path):
     from pathlib import Path
 
-    path = Path(__file__).parents[1] / "catalog" / "bench" / f"{track}.toml"
+    path = Path(__file__).parents[2] / "catalog" / "bench" / f"{track}.toml"
     res = runner.invoke(app, bench_args(path, bench_root, tmp_path / track, budget=64, seeds=2))
     assert res.exit_code == 0, (res.output, res.exception)
     board = json.loads((tmp_path / track / "leaderboard.json").read_text())
