@@ -19,6 +19,7 @@ from wirelessdata.checks import fail, number, positive_int
 from wirelessdata.errors import ConfigError
 from wirelessdata.generators.bands import DEFAULT_BANDS, Band, make_band
 from wirelessdata.generators.tables import load_table
+from wirelessdata.source.contract import check_keys
 
 LOS_POLICIES = ("random", "los", "nlos")
 LINKS = ("uplink", "downlink")
@@ -195,10 +196,7 @@ class Tr38901Config:
 
         :raises ConfigError: Unknown key or invalid value (one line naming the field and the allowed values)
         """
-        valid = [f.name for f in dataclasses.fields(cls) if f.init] + ["num_subcarriers"]
-        unknown = sorted(set(d) - set(valid))
-        if unknown:
-            raise ConfigError(f"unknown key(s) {unknown}; valid keys: {valid}")
+        check_keys(d, [*(f.name for f in dataclasses.fields(cls) if f.init), "num_subcarriers"])
         kwargs = {k: v for k, v in d.items() if k != "num_subcarriers"}
         num_subcarriers = d.get("num_subcarriers", DEFAULT_NUM_SUBCARRIERS)
         if "bands" in kwargs:

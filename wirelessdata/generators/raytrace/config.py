@@ -19,6 +19,7 @@ from wirelessdata.sensing import increasing_pair
 from wirelessdata.sensing.lidar import LidarParams
 from wirelessdata.sensing.radar import RadarParams
 from wirelessdata.sensing.rgb import CameraParams
+from wirelessdata.source.contract import check_keys
 
 GENERATOR = "raytrace"
 SENSING = ("rgb", "lidar", "radar")
@@ -147,10 +148,7 @@ class RaytraceConfig:
 
         :raises ConfigError: Unknown key or invalid value (one line naming the field and the allowed values)
         """
-        valid = [f.name for f in dataclasses.fields(cls)] + ["num_subcarriers"]
-        unknown = sorted(set(d) - set(valid))
-        if unknown:
-            raise ConfigError(f"unknown key(s) {unknown}; valid keys: {valid}")
+        check_keys(d, [*(f.name for f in dataclasses.fields(cls)), "num_subcarriers"])
         kwargs = {k: v for k, v in d.items() if k != "num_subcarriers"}
         bands = kwargs.get("bands", cls.bands)
         if isinstance(bands, str):
