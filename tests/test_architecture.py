@@ -122,3 +122,16 @@ def test_the_documented_example_generator_is_a_working_plug_in(tmp_path):
     res = run("generate", "--recipe", str(recipe), "--out", str(tmp_path / "d"))  # a malformed entry point
     assert res.returncode == 2 and "entry point" in res.stderr and "does not load" in res.stderr
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("old", sorted(__import__("wirelessdata._moved", fromlist=["MOVED"]).MOVED))
+def test_a_moved_module_still_imports_from_its_old_name_with_a_warning(old):
+    """Users' imports of the old module names keep working (the same module object) and say where it went."""
+    import importlib
+
+    from wirelessdata._moved import MOVED
+
+    new = importlib.import_module(MOVED[old])
+    with pytest.warns(DeprecationWarning, match=f"{old} moved to {MOVED[old]}"):
+        sys.modules.pop(old, None)
+        assert importlib.import_module(old) is new
