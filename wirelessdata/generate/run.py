@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.generate.plan import DropSetPlan
@@ -55,7 +56,16 @@ def write_block_task(
 
         host = get_address_host(get_worker().address)
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // slots.get(host, 1)))
-    data = plan.generate(block)
+    return write_block(plan, block, bands, plan.generate(block))
+
+
+def write_block(
+    plan: DropSetPlan, block: int, bands: tuple[str, ...], data: Mapping[str, Mapping[str, Any]]
+) -> dict[str, int]:
+    """Write the generated ``data`` of ``block`` (``{band: arrays}``) into the shards of ``bands``.
+
+    :returns: the block checksum written into each band's shard.
+    """
     return {band: open_shard(plan.shards[band].url).write_block(block, data[band]) for band in bands}
 
 
@@ -191,15 +201,7 @@ def _execute(plan: DropSetPlan, pending: Pending, client: Client | None) -> Iter
     Dask the tasks not started yet are cancelled (running ones finish or fail on their own).
     """
     if client is None:
-        for block, bands in pending.items():
-            try:
-                write_block_task(plan, block, bands)
-            except WirelessDataError:
-                raise
-            except Exception as exc:  # the block's own failure; the other blocks go on
-                yield block, exc
-            else:
-                yield block, None
+        yield from _execute_here(plan, pending)
         return
     from distributed import as_completed
 
@@ -229,6 +231,37 @@ def _execute(plan: DropSetPlan, pending: Pending, client: Client | None) -> Iter
                 yield futures[future], None
     finally:
         client.cancel(list(futures))  # releases them; stops the ones not started when the run stopped early
+
+
+def _execute_here(plan: DropSetPlan, pending: Pending) -> Iterator[tuple[int, BaseException | None]]:
+    """The blocks in order in this process, each written in a background thread while the next one is generated
+    (Sionna and torch release the GIL, and so do zarr's codecs and the file writes)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        writing: tuple[int, Future] | None = None
+        for block, bands in pending.items():
+            try:
+                data = plan.generate(block)
+            except WirelessDataError:
+                raise
+            except Exception as exc:  # the block's own failure; the other blocks go on
+                yield block, exc
+                continue
+            if writing is not None:
+                yield _written(*writing)
+            writing = (block, pool.submit(write_block, plan, block, bands, data))
+        if writing is not None:
+            yield _written(*writing)
+
+
+def _written(block: int, future: Future) -> tuple[int, BaseException | None]:
+    """``(block, None)`` once its write is done, ``(block, error)`` when it failed; a WirelessDataError is raised."""
+    try:
+        future.result()
+    except WirelessDataError:
+        raise
+    except Exception as exc:  # the block's own failure; the other blocks go on
+        return block, exc
+    return block, None
 
 
 def run_plans(
