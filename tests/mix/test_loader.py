@@ -1,4 +1,7 @@
-"""The mixture loader: exact resume, worker-independent order, per-shard batches, verification."""
+"""The mixture loader: exact resume, worker-independent order, chunk-level split, per-shard batches, damaged
+chunks, verification."""
+
+import faulthandler
 
 import numpy as np
 import pytest
@@ -7,8 +10,10 @@ import zarr
 from torch.utils.data import DataLoader
 
 from conftest import write_synthetic
+from wirelessdata.errors import WirelessDataError
 from wirelessdata.mix.loader import MixtureDataset
 from wirelessdata.mix.manifest import Manifest, ManifestError, ManifestShard, Selection, Source, load_manifest
+from wirelessdata.shard.chunks import ChunkError
 
 
 @pytest.fixture
@@ -97,3 +102,68 @@ def test_changed_shard_and_bad_manifest_are_refused(manifest, tmp_path):
         load_manifest(tmp_path / "none.json")
     with pytest.raises(ManifestError, match="no split 'val'"):
         MixtureDataset(again, split="val")
+
+
+def chunks_of(batches, chunk=8):
+    return {(b["shard"], int(i) // chunk) for b in batches for i in b["sample_id"].numpy() & 0xFFFFFFFF}
+
+
+def test_readers_split_chunks_and_see_every_sample_once(manifest):
+    """Workers and ranks take every sample of the epoch exactly once, and (but for the last batches, merged
+    from the partitions' leftovers) the chunks of one reader are read by no other."""
+    expect = sorted(ids_of_flat(MixtureDataset(manifest, batch_size=4, buffer=8)))
+    for workers in (0, 1, 2):
+        got = list(DataLoader(MixtureDataset(manifest, batch_size=4, buffer=8), batch_size=None, num_workers=workers))
+        assert sorted(ids_of_flat(got)) == expect
+        assert [b["batch_index"] for b in got] == list(range(len(got)))
+    ranks = [list(MixtureDataset(manifest, batch_size=4, buffer=8, rank=r, world_size=2)) for r in (0, 1)]
+    assert sorted(ids_of_flat(ranks[0] + ranks[1])) == expect
+    tail = chunks_of(got[-4:])
+    assert not (chunks_of(ranks[0]) & chunks_of(ranks[1])) - tail
+    assert not (chunks_of(got[0::2]) & chunks_of(got[1::2])) - tail
+
+
+def ids_of_flat(batches):
+    return [i for b in ids_of(batches) for i in b]
+
+
+def test_resume_mid_epoch_with_workers_gives_the_remaining_stream(manifest):
+    full = ids_of(DataLoader(MixtureDataset(manifest, batch_size=3, buffer=10), batch_size=None, num_workers=2))
+    for start in (5, 6):
+        resumed = MixtureDataset(manifest, batch_size=3, buffer=10)
+        resumed.load_state_dict({"epoch": 0, "batch": start})
+        assert ids_of(DataLoader(resumed, batch_size=None, num_workers=2)) == full[start:]
+
+
+def test_same_seed_same_stream_other_seed_differs(manifest):
+    a = ids_of(MixtureDataset(manifest, batch_size=4, buffer=8))
+    assert ids_of(MixtureDataset(manifest, batch_size=4, buffer=8)) == a
+    other = Manifest(seed=8, shards=manifest.shards, splits=manifest.splits)
+    assert ids_of(MixtureDataset(other, batch_size=4, buffer=8)) != a
+
+
+def test_zarr_reads_give_the_same_batches_as_chunk_files(manifest, monkeypatch):
+    direct = list(MixtureDataset(manifest, batch_size=4, buffer=8))
+    monkeypatch.setattr("wirelessdata.mix.loader.ChunkFiles.of", lambda array, shard: None)
+    through_zarr = list(MixtureDataset(manifest, batch_size=4, buffer=8))
+    for a, b in zip(direct, through_zarr, strict=True):
+        assert torch.equal(a["csi"], b["csi"]) and torch.equal(a["sample_id"], b["sample_id"])
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_damaged_chunk_stops_the_loader_with_one_line(manifest, workers, direct, monkeypatch):
+    if not direct:
+        monkeypatch.setattr("wirelessdata.mix.loader.ChunkFiles.of", lambda array, shard: None)
+    chunk = f"{manifest.shards[0].url}/csi/c/1/0/0/0/0"
+    with open(chunk, "r+b") as f:
+        f.truncate(100)
+    faulthandler.dump_traceback_later(120, exit=True)  # a hung worker pool fails the run instead of waiting
+    try:
+        with pytest.raises(ChunkError) as err:
+            list(DataLoader(MixtureDataset(manifest, batch_size=4, buffer=8), batch_size=None, num_workers=workers))
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    message = str(err.value)
+    assert isinstance(err.value, WirelessDataError) and "\n" not in message
+    assert message.startswith("s0: chunk 1 of 'csi' (samples 8..15) cannot be read")

@@ -1,10 +1,23 @@
 """A deterministic, resumable PyTorch dataset over a manifest split.
 
-Batches come from :func:`wirelessdata.mix.order.plan_epoch`; this module only reads them. Each run (a
-chunk-aligned window of a shard) is read with one contiguous Zarr read when a batch first needs it and
-kept in memory until the last batch of this worker that uses it, so a random batch costs about what a
-contiguous read costs. Batch ``k`` of an epoch goes to worker ``k mod (workers x ranks)``, in the order
-``torch.utils.data.DataLoader`` collects them, so the stream is the same for any number of workers or ranks.
+Batches come from :func:`wirelessdata.mix.order.plan_epoch`; this module only reads them. Batch ``k`` of an
+epoch uses the runs (chunk-aligned windows of a shard) of partition ``k mod partitions``. A process reading
+from batch ``s`` on (``s`` = 0, or the resumed batch) with ``n`` readers (DataLoader workers x ranks) takes
+batches ``k`` with ``(k - s) mod n`` its own index, in the order ``torch.utils.data.DataLoader`` collects them,
+so the stream is the same for any number of workers or ranks; when ``n`` divides ``partitions``, the readers
+split the epoch's chunks, each chunk read by one reader once per epoch.
+
+How a batch is read:
+
+- chunks stored raw (CSI has no compressor, local stores: :class:`wirelessdata.shard.chunks.ChunkFiles`): each
+  sample is copied from its memory-mapped chunk file straight into the batch (one copy from the page cache, as
+  a numpy memmap; the mappings are kept across epochs, per process);
+- otherwise (compressed, remote or sharded storage): each run is read with one Zarr read when a batch first
+  needs it (the runs a batch needs are read concurrently), kept in memory until the last batch of this process
+  that uses it (at most about ``partitions / readers`` windows of ``buffer`` samples), and gathered.
+
+A chunk that cannot be read or decoded raises a one-line :class:`~wirelessdata.shard.chunks.ChunkError` naming
+the shard, the chunk and its samples (also from a DataLoader worker).
 
 Use with ``DataLoader(dataset, batch_size=None, num_workers=...)``. Each batch is a dict::
 
@@ -31,6 +44,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.manifest import Manifest, ManifestError
 from wirelessdata.mix.order import Batch, Run, plan_epoch
+from wirelessdata.shard.chunks import ChunkFiles, chunk_error
 from wirelessdata.shard.read import ShardReader
 
 OUTPUTS = ("complex", "real")
@@ -43,12 +57,15 @@ class MixtureDataset(IterableDataset):
     :param manifest: the frozen mixture (verified against the stores here).
     :param split: ``train``, ``val`` or a held-out split name.
     :param batch_size: samples per batch (the last batch of a shard in an epoch may be smaller).
-    :param buffer: shuffle-buffer size in samples (1: no sample shuffle, only the run order).
+    :param buffer: shuffle window in samples: the samples of whole runs adding up to at least ``buffer`` are
+        shuffled together (1: no sample shuffle, only the run order).
     :param output: ``complex`` or ``real`` (real/imag stacked on a new axis 1).
     :param normalize: ``none``; ``sample`` (each sample scaled to unit mean power); ``shard`` (each shard
         scaled by its mean sample power, from ``path_gain_db``).
     :param drop_last: drop the partial batches at the end of an epoch.
     :param rank: this process's rank among ``world_size`` (distributed training).
+    :param partitions: how many readers (DataLoader workers x ranks) can split the epoch's chunks: readers split
+        them whenever their number divides ``partitions`` (the stream depends on it, not on the readers).
     """
 
     def __init__(
@@ -62,14 +79,15 @@ class MixtureDataset(IterableDataset):
         drop_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        partitions: int = 2,
     ) -> None:
         super().__init__()
         if output not in OUTPUTS:
             raise ConfigError(f"output: unknown value {output!r}; allowed: {list(OUTPUTS)}")
         if normalize not in NORMALIZATIONS:
             raise ConfigError(f"normalize: unknown value {normalize!r}; allowed: {list(NORMALIZATIONS)}")
-        if batch_size < 1 or buffer < 1 or not 0 <= rank < world_size:
-            raise ConfigError("batch_size and buffer must be >= 1 and 0 <= rank < world_size")
+        if min(batch_size, buffer, partitions) < 1 or not 0 <= rank < world_size:
+            raise ConfigError("batch_size, buffer and partitions must be >= 1 and 0 <= rank < world_size")
         self.sources = manifest.split(split)
         manifest.verify()
         self.manifest = manifest
@@ -78,13 +96,14 @@ class MixtureDataset(IterableDataset):
         self.split = split
         self.batch_size, self.buffer, self.drop_last = batch_size, buffer, drop_last
         self.output, self.normalize = output, normalize
-        self.rank, self.world_size = rank, world_size
+        self.rank, self.world_size, self.partitions = rank, world_size, partitions
         self.epoch, self.start_batch = 0, 0
         self._planned: tuple[int, tuple[list[Run], list[Batch]]] | None = None
         used = {sel.shard for src in self.sources for sel in src.selections}
         self.run_length = {i: _csi_chunk(manifest.shards[i].url) for i in used}
         self._scale = {i: _shard_scale(manifest.shards[i].url) for i in used} if normalize == "shard" else {}
         self._sample_ids = {i: _whole(manifest.shards[i].url, "sample_id") for i in used}
+        self._readers: dict[int, tuple[ShardReader, ChunkFiles | None]] = {}  # per shard, opened when first read
 
     # position in the stream ------------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
@@ -103,7 +122,14 @@ class MixtureDataset(IterableDataset):
         """The runs and batches of ``epoch`` (index space, no reading; the last epoch's plan is kept)."""
         if self._planned is None or self._planned[0] != epoch:
             plan = plan_epoch(
-                self.sources, self.run_length, self.manifest.seed, epoch, self.batch_size, self.buffer, self.drop_last
+                self.sources,
+                self.run_length,
+                self.manifest.seed,
+                epoch,
+                self.batch_size,
+                self.buffer,
+                self.drop_last,
+                self.partitions,
             )
             self._planned = (epoch, plan)
         return self._planned[1]
@@ -119,34 +145,15 @@ class MixtureDataset(IterableDataset):
         worker = info.id if info else 0
         stride, offset = workers * self.world_size, self.rank * workers + worker
         runs, batches = self.plan(self.epoch)
-        mine = [k for k in range(self.start_batch, len(batches)) if k % stride == offset]
-        last_use: dict[int, int] = {}
+        start = self.start_batch
+        mine = [k for k in range(start, len(batches)) if (k - start) % stride == offset]
+        reader = _BatchReader(self.manifest, runs, {k: batches[k] for k in mine}, self._readers)
         for k in mine:
-            for r in np.unique(batches[k].runs):
-                last_use[int(r)] = k
-        readers: dict[int, ShardReader] = {}
-        loaded: dict[int, np.ndarray] = {}
-        for k in mine:
-            batch = batches[k]
-            by_shard: dict[int, list[int]] = {}
-            for r in np.unique(batch.runs):
-                if int(r) not in loaded:
-                    by_shard.setdefault(runs[int(r)].shard, []).append(int(r))
-            for shard, needed in by_shard.items():  # every run a batch still needs, read concurrently
-                if shard not in readers:
-                    readers[shard] = ShardReader(self.manifest.shards[shard].url, ("csi",))
-                reader = readers[shard]
-                ranges = [(runs[r].start, min(runs[r].stop, reader.num_samples)) for r in needed]
-                for r, data in zip(needed, reader.read_ranges(ranges), strict=True):
-                    loaded[r] = data["csi"]
-            csi = _gather(batch, runs, loaded)
-            ids = self._sample_ids[batch.shard][batch.indices]
-            for r in np.unique(batch.runs):
-                if last_use[int(r)] == k:
-                    del loaded[int(r)]
+            csi = reader.csi(k)
+            ids = self._sample_ids[batches[k].shard][batches[k].indices]
             if not info:
                 self.start_batch = k + 1
-            yield self._to_batch(batch, csi, ids, k)
+            yield self._to_batch(batches[k], csi, ids, k)
         if not info:  # a finished epoch: the next iteration is the next epoch
             self.set_epoch(self.epoch + 1)
 
@@ -166,6 +173,63 @@ class MixtureDataset(IterableDataset):
             "epoch": self.epoch,
             "batch_index": k,
         }
+
+
+class _BatchReader:
+    """The CSI of one process's batches ``{k: batch}``: from the chunk files, or from whole runs read through Zarr.
+
+    :param readers: per shard, its Zarr reader and chunk files (filled here, kept by the caller across epochs).
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        runs: list[Run],
+        batches: dict[int, Batch],
+        readers: dict[int, tuple[ShardReader, ChunkFiles | None]],
+    ) -> None:
+        self.manifest, self.runs, self.batches, self.readers = manifest, runs, batches, readers
+        self.last_use = {int(r): k for k, batch in batches.items() for r in np.unique(batch.runs)}
+        self.loaded: dict[int, np.ndarray] = {}
+
+    def csi(self, k: int) -> np.ndarray:
+        """The CSI [B, T, K, Nbs, Nue] of batch ``k``, samples in batch order."""
+        batch = self.batches[k]
+        files = self._files(batch.shard)
+        if files is not None:
+            csi = np.empty((batch.indices.size, *files.sample_shape), dtype=files.dtype)
+            files.read_into(batch.indices, csi)
+            return csi
+        self._load([int(r) for r in np.unique(batch.runs) if int(r) not in self.loaded], batch.shard)
+        csi = _gather(batch, self.runs, self.loaded)
+        for r in np.unique(batch.runs):
+            if self.last_use[int(r)] == k:
+                del self.loaded[int(r)]
+        return csi
+
+    def _files(self, shard: int) -> ChunkFiles | None:
+        if shard not in self.readers:
+            reader = ShardReader(self.manifest.shards[shard].url, ("csi",))
+            self.readers[shard] = (reader, ChunkFiles.of(reader.arrays["csi"], self.manifest.shards[shard].name))
+        return self.readers[shard][1]
+
+    def _load(self, needed: list[int], shard: int) -> None:
+        """Read the runs ``needed`` of ``shard`` concurrently (one Zarr read each); name the chunk that fails."""
+        reader = self.readers[shard][0]
+        ranges = [(self.runs[r].start, min(self.runs[r].stop, reader.num_samples)) for r in needed]
+        try:
+            self.loaded.update(zip(needed, (d["csi"] for d in reader.read_ranges(ranges)), strict=True))
+        except Exception:  # any decode failure: find the chunk, one run at a time
+            for a, b in ranges:
+                try:
+                    reader.read_range(a, b)
+                except Exception as one:
+                    chunk = reader.arrays["csi"].chunks[0]
+                    why = f"{type(one).__name__}: {one}".splitlines()[0]
+                    raise chunk_error(
+                        self.manifest.shards[shard].name, "csi", a // chunk, chunk, reader.num_samples, why
+                    ) from one
+            raise
 
 
 def _gather(batch: Batch, runs: list[Run], loaded: dict[int, np.ndarray]) -> np.ndarray:
