@@ -4,6 +4,10 @@
   Zarr writes with checksums and fsync, commit statistics, validation) for one band, against the
   plain Sionna calls a researcher writes (gen_single_sector_topology, set_topology, the channel model,
   cir_to_ofdm_channel) for the same configuration and batch. Goal >= 0.90.
+- where the rest goes, each stage timed alone in the same run (the pipeline overlaps writing block b with
+  generating block b+1): the generator's blocks (Sionna plus labels, best beam, topology bookkeeping), the shard
+  writes (checksums, fsync, done markers), the commit statistics and the validation pass, each as a fraction of
+  bare Sionna's time.
 - samples/s and MB/s of the default command (sub6 + 28 GHz, correlated) and of one WiFo configuration.
 
 Run: .venv/bin/python benchmarks/generate.py [--samples 256]
@@ -23,7 +27,10 @@ from sionna.phy.channel.tr38901 import PanelArray, UMa
 
 from wirelessdata.generate.plan import DropSetPlan
 from wirelessdata.generate.recipe import drop_sets, load_recipe
-from wirelessdata.generate.run import run_plan
+from wirelessdata.generate.run import run_plan, write_block
+from wirelessdata.shard.store import create_shard
+from wirelessdata.shard.validate import validate_shard
+from wirelessdata.source.writer import url_stats
 
 BATCH, T, K, SNAPSHOT_S = 64, 24, 64, 1e-3
 
@@ -71,6 +78,29 @@ def pipeline(recipe: dict, overrides: dict, root: str) -> tuple[float, int, int]
     return seconds, sum(d.num_samples for d in sets), nbytes
 
 
+def stages(overrides: dict, root: str) -> dict[str, float]:
+    """Seconds of each stage of the pipeline for one band, run one after the other (no overlap)."""
+    (drops,) = drop_sets({}, overrides)
+    plan = DropSetPlan(drops, root)
+    (band, target), *_ = plan.shards.items()
+    shard = create_shard(target.url, target.layout)
+    seconds = dict.fromkeys(("blocks", "writes", "statistics", "validation"), 0.0)
+    for block in range(plan.num_blocks):
+        start = time.perf_counter()
+        data = plan.generate(block)
+        seconds["blocks"] += time.perf_counter() - start
+        start = time.perf_counter()
+        write_block(plan, block, (band,), data)
+        seconds["writes"] += time.perf_counter() - start
+    start = time.perf_counter()
+    shard.commit(url_stats(target.url))
+    seconds["statistics"] = time.perf_counter() - start
+    start = time.perf_counter()
+    validate_shard(target.url)
+    seconds["validation"] = time.perf_counter() - start
+    return seconds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, default=256)
@@ -95,6 +125,13 @@ def main() -> None:
             print(
                 f"{band:6s} bare Sionna {n / t_bare:6.1f} samples/s   pipeline {drops / t_pipe:6.1f} samples/s "
                 f"({nbytes / t_pipe / 1e6:5.1f} MB/s)   ratio {t_bare / t_pipe:.2f}  (goal >= 0.90)"
+            )
+            parts = stages(one_band, f"{tmp}/{band}-stages")
+            print(
+                "       stages alone, in bare-Sionna times: "
+                + ", ".join(f"{name} {t / t_bare:.2f}" for name, t in parts.items())
+                + f"; sum {sum(parts.values()) / t_bare:.2f}; the blocks alone bound the ratio at "
+                + f"{t_bare / parts['blocks']:.2f}"
             )
         t, drops, nbytes = pipeline({}, {"bands": ["sub6", "28GHz"], "samples": n}, f"{tmp}/default")
         print(
