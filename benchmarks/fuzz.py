@@ -26,6 +26,7 @@ def main() -> None:
     p.add_argument("--per-kind", type=int, default=200)
     p.add_argument("--work", type=Path, default=Path("/tmp/wirelessdata-fuzz"))
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--kinds", default=None, help="comma list of kinds to run (default: all)")
     a = p.parse_args()
     import torch
 
@@ -33,7 +34,7 @@ def main() -> None:
     shutil.rmtree(a.work, ignore_errors=True)
     began = time.perf_counter()
     pristine = make_pristine(a.work / "pristine")
-    cases = run_all(pristine, a.work / "cases", a.per_kind)
+    cases = run_all(pristine, a.work / "cases", a.per_kind, tuple(a.kinds.split(",")) if a.kinds else None)
     seconds = time.perf_counter() - began
     table = summarise(cases)
     print("| kind | cases | exit 0 | exit 1 | exit 2 | internal | hangs | changed bytes | outside writes |")

@@ -295,6 +295,22 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
+CATALOG_FILES = (
+    "root/catalog.sqlite",
+    "root/catalog.sqlite-wal",
+    "root/catalog.sqlite-shm",
+    "root/catalog.sqlite-journal",
+)
+"""The catalog of a case's root and SQLite's side files: what a command that updates the catalog may write."""
+
+
+def _case_manifest(p: dict[str, Path], case: Path) -> Path:
+    """The pristine manifest pointing at the case's copy of the root (``case/m.json``)."""
+    text = p["manifest"].read_text().replace(str(p["root"]), str(case / "root"))
+    (case / "m.json").write_text(text)
+    return case / "m.json"
+
+
 def _root_copy(p: dict[str, Path], case: Path) -> Path:
     """A copy of the pristine root with its catalog (the case damages one of its files)."""
     return _copy(p["root"], case / "root")
@@ -353,12 +369,7 @@ def fixtures(p: dict[str, Path | None]) -> list[Fixture]:
             lambda c: _root_copy(p, c) / "catalog.sqlite",
             lambda c, f: ["catalog", "ls", str(c / "root")],
             other_shard,
-            (
-                "root/catalog.sqlite",
-                "root/catalog.sqlite-wal",
-                "root/catalog.sqlite-shm",
-                "root/catalog.sqlite-journal",
-            ),
+            CATALOG_FILES,
         ),
         Fixture(
             "zarr-metadata",
@@ -373,6 +384,36 @@ def fixtures(p: dict[str, Path | None]) -> list[Fixture]:
             other_shard,
         ),
         Fixture("zarr-chunk", chunk, lambda c, f: ["validate", str(c / "root")], other_shard),
+        Fixture(
+            "chunk-export",
+            chunk,
+            lambda c, f: ["export", "numpy", str(c / "root" / shard), "--out", str(c / "out")],
+            other_shard,
+            ("out",),
+        ),
+        Fixture(
+            "chunk-curate",
+            chunk,
+            lambda c, f: ["curate", "run", str(c / "root")],
+            outputs=(f"root/{shard}", "root/umi-sub6.zarr", *CATALOG_FILES),  # curate flags every shard
+        ),
+        Fixture(
+            "chunk-train",
+            lambda c: chunk(_case_manifest(p, c).parent),
+            lambda c, f: (
+                ["train", "--out", str(c / "run"), "--manifest", str(c / "m.json"), "--model", "tiny"]
+                + ["--steps", "2", "--batch-size", "4", "--eval-every", "0", "--eval-samples", "8", "--threads", "1"]
+            ),
+            other_shard,
+            ("run",),
+        ),
+        Fixture(
+            "group-rebuild",
+            lambda c: _root_copy(p, c) / shard / "zarr.json",
+            lambda c, f: ["catalog", "rebuild", str(c / "root")],
+            other_shard,
+            CATALOG_FILES,
+        ),
         Fixture(
             "deepmimo-npz",
             lambda c: _copy(p["deepmimo"], c / "city") / "power_t000_tx001_r001.npz",

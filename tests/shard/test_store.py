@@ -102,3 +102,31 @@ def test_a_folder_that_is_not_a_shard_is_never_wiped(tmp_path):
     with pytest.raises(StoreError, match="exists and is not a wirelessdata shard"):
         create_shard(str(folder), synthetic_layout())
     assert (folder / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "remove"])
+def test_a_damaged_chunk_is_named_by_every_read(tmp_path, damage):
+    """ShardReader (exports, curation, plots, the loader's Zarr path) names the shard, the variable, the chunk and
+    its samples when a chunk does not decode, instead of the codec's own error."""
+    from wirelessdata.shard.chunks import ChunkError
+    from wirelessdata.shard.read import ShardReader
+
+    url = str(tmp_path / "d.zarr")
+    write_synthetic(url, num_samples=32, block_size=8)
+    reader = ShardReader(url, ("los", "csi"))
+    size = int(reader.arrays["csi"].chunks[0])
+    files = sorted(p for p in (tmp_path / "d.zarr" / "csi").rglob("*") if p.is_file() and p.name != "zarr.json")
+    victim = files[1]  # the second chunk along sample
+    if damage == "truncate":
+        victim.write_bytes(victim.read_bytes()[:100])
+    else:
+        victim.unlink()
+    if damage == "remove":  # a missing chunk is the fill value in Zarr: nothing to name, the read succeeds
+        assert reader.read_range(0, 32)["csi"].shape[0] == 32
+        return
+    expected = f"d: chunk 1 of 'csi' \\(samples {size}..{2 * size - 1}\\) cannot be read"
+    with pytest.raises(ChunkError, match=expected):
+        reader.read_range(0, 32)
+    with pytest.raises(ChunkError, match=expected):
+        reader.read([size + 1, 0])
+    assert reader.read_range(0, size)["csi"].shape[0] == size  # the chunks before it still read

@@ -44,7 +44,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.manifest import Manifest, ManifestError
 from wirelessdata.mix.order import Batch, Run, plan_epoch
-from wirelessdata.shard.chunks import ChunkFiles, chunk_error
+from wirelessdata.shard.chunks import ChunkFiles
 from wirelessdata.shard.read import ShardReader
 
 OUTPUTS = ("complex", "real")
@@ -214,22 +214,11 @@ class _BatchReader:
         return self.readers[shard][1]
 
     def _load(self, needed: list[int], shard: int) -> None:
-        """Read the runs ``needed`` of ``shard`` concurrently (one Zarr read each); name the chunk that fails."""
+        """Read the runs ``needed`` of ``shard`` concurrently (one Zarr read each; a damaged chunk is named by the
+        reader's :class:`~wirelessdata.shard.chunks.ChunkError`)."""
         reader = self.readers[shard][0]
         ranges = [(self.runs[r].start, min(self.runs[r].stop, reader.num_samples)) for r in needed]
-        try:
-            self.loaded.update(zip(needed, (d["csi"] for d in reader.read_ranges(ranges)), strict=True))
-        except Exception:  # any decode failure: find the chunk, one run at a time
-            for a, b in ranges:
-                try:
-                    reader.read_range(a, b)
-                except Exception as one:
-                    chunk = reader.arrays["csi"].chunks[0]
-                    why = f"{type(one).__name__}: {one}".splitlines()[0]
-                    raise chunk_error(
-                        self.manifest.shards[shard].name, "csi", a // chunk, chunk, reader.num_samples, why
-                    ) from one
-            raise
+        self.loaded.update(zip(needed, (d["csi"] for d in reader.read_ranges(ranges)), strict=True))
 
 
 def _gather(batch: Batch, runs: list[Run], loaded: dict[int, np.ndarray]) -> np.ndarray:

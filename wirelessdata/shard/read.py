@@ -17,7 +17,9 @@ import numpy as np
 import zarr
 from zarr.core.sync import sync
 
+from wirelessdata.shard.chunks import chunk_error
 from wirelessdata.shard.store import open_group
+from wirelessdata.shard.url import shard_name
 
 ZARRS_PIPELINE = "zarrs.ZarrsCodecPipeline"
 
@@ -41,6 +43,7 @@ class ShardReader:
             group = open_group(url, mode="r")
             self.arrays = {name: group[name] for name in variables}
         self.pipeline = pipeline or "zarr-python"
+        self.url = str(url)
         self.num_samples = int(group.attrs["num_samples"])
 
     def __len__(self) -> int:
@@ -55,7 +58,10 @@ class ShardReader:
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_samples):
             raise IndexError(f"sample index outside 0..{self.num_samples - 1}")
         unique, inverse = np.unique(idx, return_inverse=True)
-        return {name: arr.get_orthogonal_selection((unique,))[inverse] for name, arr in self.arrays.items()}
+        try:
+            return {name: arr.get_orthogonal_selection((unique,))[inverse] for name, arr in self.arrays.items()}
+        except Exception as exc:  # a chunk that does not decode: name it (or re-raise what is not a damaged chunk)
+            raise self._damaged(np.unique(unique // self._chunk_samples()).tolist(), exc) from exc
 
     def read_range(self, start: int, stop: int) -> dict[str, np.ndarray]:
         """Samples ``[start, stop)`` of every variable: one contiguous read per variable."""
@@ -64,8 +70,30 @@ class ShardReader:
     def read_ranges(self, ranges: Sequence[tuple[int, int]]) -> list[dict[str, np.ndarray]]:
         """Several ``[start, stop)`` ranges of every variable, read concurrently (one event-loop round trip)."""
         names = list(self.arrays)
-        flat = sync(_get_all([(self.arrays[n].async_array, slice(a, b)) for a, b in ranges for n in names]))
+        try:
+            flat = sync(_get_all([(self.arrays[n].async_array, slice(a, b)) for a, b in ranges for n in names]))
+        except Exception as exc:  # a chunk that does not decode: name it (or re-raise what is not a damaged chunk)
+            size = self._chunk_samples()
+            chunks = sorted({c for a, b in ranges for c in range(a // size, -(-b // size))})
+            raise self._damaged(chunks, exc) from exc
         return [dict(zip(names, flat[i * len(names) : (i + 1) * len(names)], strict=True)) for i in range(len(ranges))]
+
+    def _chunk_samples(self) -> int:
+        """Samples per chunk along ``sample`` (the smallest over the variables read)."""
+        return min(int(arr.chunks[0]) for arr in self.arrays.values())
+
+    def _damaged(self, chunks: list[int], error: Exception) -> Exception:
+        """The :class:`~wirelessdata.shard.chunks.ChunkError` of the first of ``chunks`` that fails when read alone,
+        for each variable in turn; ``error`` itself when every chunk reads (the failure was not a damaged chunk)."""
+        for name, arr in self.arrays.items():
+            size = int(arr.chunks[0])
+            for c in sorted({c * self._chunk_samples() // size for c in chunks}):
+                try:
+                    arr[c * size : (c + 1) * size]
+                except Exception as one:
+                    why = f"{type(one).__name__}: {one}".splitlines()[0]
+                    return chunk_error(shard_name(self.url), name, c, size, self.num_samples, why)
+        return error
 
 
 async def _get_all(reads: list[tuple[Any, slice]]) -> list[np.ndarray]:
