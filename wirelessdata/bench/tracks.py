@@ -91,7 +91,7 @@ def load_bench(paths: Sequence[str | Path], heldout: str | None = None) -> Bench
     evaluations: dict[str, str] = {}
     tracks: list[str] = []
     for path in map(Path, paths):
-        raw = read_toml(path, "bench spec", "see catalog/bench/ for the built-in tracks")
+        raw = read_toml(path, "bench spec", "see catalog/bench/ for the built-in tracks", "track")
         if "mixtures" in raw:
             track, found, held, evaluation = _track(path, raw)
             tracks.append(track)

@@ -95,6 +95,29 @@ def validate(
         raise typer.Exit(1)
 
 
+@app.command()
+def examples(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+    """The recipes, mixture specs and bench tracks that ship with wirelessdata, usable by name
+    (``generate --recipe wifo``, ``mix build pretrain-small``, ``bench diversity``)."""
+    from wirelessdata.shipped import KINDS, shipped, summary
+
+    use = {"recipe": "generate --recipe {}", "mixture": "mix build {}", "track": "bench {}"}
+    rows = [
+        {"kind": kind, "name": name, "use": use[kind].format(name), "what": summary(path), "path": str(path)}
+        for kind in KINDS
+        for name, path in shipped(kind).items()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    table = Table(title="shipped with wirelessdata")
+    for col in ("kind", "name", "use", "what"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["kind"], r["name"], f"wirelessdata {r['use']}", r["what"])
+    console.print(table)
+
+
 def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 

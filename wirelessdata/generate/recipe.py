@@ -159,4 +159,4 @@ def _default_name(gen: str, config: Any) -> str:
 
 def load_recipe(path: str | Path) -> dict[str, Any]:
     """Read a recipe TOML file; a one-line error when it is missing or malformed."""
-    return read_toml(path, "recipe", "see generators/ for examples")
+    return read_toml(path, "recipe", "see generators/ for examples", "recipe")

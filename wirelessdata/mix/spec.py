@@ -164,7 +164,7 @@ def parse_spec(raw: Mapping[str, Any]) -> MixSpec:
 
 def load_spec(path: str | Path) -> MixSpec:
     """Read and validate a spec TOML file."""
-    return parse_spec(read_toml(path, "mixture spec", "see catalog/ for examples"))
+    return parse_spec(read_toml(path, "mixture spec", "see catalog/ for examples", "mixture"))
 
 
 def _complete(root: str, where: Sequence[str]) -> list[dict[str, Any]]:
