@@ -32,11 +32,12 @@ from typing import Any
 from wirelessdata import plugins
 from wirelessdata.errors import ConfigError
 from wirelessdata.generate.planting import PlantSpec, parse_plant
+from wirelessdata.generate.space import expand
 from wirelessdata.tomlfile import read_toml
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 """A name used as one path component (a drop set's shard prefix, a bench mixture): never a separator or ``..``."""
-TOP_KEYS = ("generator", "samples", "seed", "block_size", "defaults", "configs")
+TOP_KEYS = ("generator", "samples", "seed", "block_size", "defaults", "configs", "space")
 CONFIG_EXTRA_KEYS = ("name", "tags", "speed_range_kmh")
 DEFAULT_SAMPLES = 256
 DEFAULT_BLOCK_SIZE = 64
@@ -55,6 +56,8 @@ class DropSet:
     :param block_size: drops per block.
     :param tags: free labels recorded in the shard attributes.
     :param plant: defects planted into every block (:mod:`wirelessdata.generate.planting`; None: none).
+    :param origin: for a configuration drawn from a recipe's ``[space]``: the space, the number of configurations,
+        the seed and the draw's index (recorded in the recipe; None for a listed configuration).
     """
 
     name: str
@@ -65,10 +68,12 @@ class DropSet:
     block_size: int
     tags: tuple[str, ...] = ()
     plant: PlantSpec | None = None
+    origin: Mapping[str, Any] | None = None
 
     def recipe(self) -> dict[str, Any]:
         """The full recipe of the drop set as plain JSON-able data (hashed into ``recipe_hash``)."""
         planted = {} if self.plant is None else {"plant": self.plant.to_dict()}
+        drawn = {} if self.origin is None else {"origin": dict(self.origin)}
         return {
             "generator": self.generator,
             "name": self.name,
@@ -78,6 +83,7 @@ class DropSet:
             "tags": list(self.tags),
             "config": self.config.to_dict(),
             **planted,
+            **drawn,
         }
 
 
@@ -126,8 +132,21 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     if not isinstance(defaults, Mapping):
         raise ConfigError("recipe.defaults: must be a table of configuration fields")
     configs = recipe.get("configs") or [{}]
+    origins: list[dict[str, Any] | None] = []
+    if "space" in recipe:
+        if isinstance(configs, bool) or not isinstance(configs, int) or configs < 1:
+            raise ConfigError("recipe.configs: with [space], the number of configurations to draw (an integer >= 1)")
+        count = configs
+
+        def complete(table: dict[str, Any]) -> dict[str, Any]:  # the generator's own check refuses a draw
+            fields = {**defaults, **table, **overrides}
+            _config("space", gen, fields)
+            return fields
+
+        configs = expand(recipe["space"], count, seed, complete)
+        origins = [{"space": recipe["space"], "configs": count, "seed": seed, "draw": i} for i in range(count)]
     if not isinstance(configs, list):
-        raise ConfigError("recipe.configs: must be an array of tables ([[configs]])")
+        raise ConfigError("recipe.configs: must be an array of tables ([[configs]]), or a count with [space]")
     sets, names = [], set()
     for i, entry in enumerate(configs):
         fields = {**defaults, **entry, **overrides}
@@ -147,7 +166,8 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
             raise ConfigError(f"configs[{i}].name: {name!r} is used twice; shard names must be unique")
         names.add(name)
         planted = None if plant is None else parse_plant(f"configs[{i}].plant", plant)
-        sets.append(DropSet(name, gen, config, samples, seed, block_size, tuple(tags), planted))
+        origin = origins[i] if origins else None
+        sets.append(DropSet(name, gen, config, samples, seed, block_size, tuple(tags), planted, origin))
     return sets
 
 

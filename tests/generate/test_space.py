@@ -1,0 +1,141 @@
+"""Recipes that sample configurations ([space], generate/space.py): marginals, determinism, constraints, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+from wirelessdata.cli import app
+from wirelessdata.errors import ConfigError
+from wirelessdata.generate.recipe import drop_sets
+from wirelessdata.generate.space import expand
+
+DRAWS = 1000
+
+
+def test_each_parameter_is_drawn_from_its_declared_distribution():
+    space = {
+        "scenario": {"choice": ["UMa", "UMi", "RMa"], "weights": [1, 2, 1]},
+        "indoor_ratio": {"uniform": [0.1, 0.9]},
+        "snapshot_interval_s": {"loguniform": [5e-4, 2e-3]},
+        "num_ue_ant": {"int": [1, 4]},
+        "link": "uplink",
+    }
+    tables = expand(space, DRAWS, seed=3, complete=dict)
+    assert len(tables) == DRAWS and tables[0]["name"] == "draw-00000" and all(t["link"] == "uplink" for t in tables)
+    counts = [sum(t["scenario"] == s for t in tables) for s in ("UMa", "UMi", "RMa")]
+    assert stats.chisquare(counts, np.array([0.25, 0.5, 0.25]) * DRAWS).pvalue > 0.01
+    assert stats.kstest([t["indoor_ratio"] for t in tables], stats.uniform(0.1, 0.8).cdf).pvalue > 0.01
+    logs = [math.log(t["snapshot_interval_s"]) for t in tables]
+    assert stats.kstest(logs, stats.uniform(math.log(5e-4), math.log(4)).cdf).pvalue > 0.01
+    ants = [sum(t["num_ue_ant"] == k for t in tables) for k in (1, 2, 3, 4)]
+    assert stats.chisquare(ants).pvalue > 0.01
+    assert expand(space, 20, seed=3, complete=dict) == tables[:20]  # a pure function of the seed
+    assert expand(space, 20, seed=4, complete=dict) != tables[:20]
+
+
+SPACE_RECIPE = {
+    "generator": "tr38901",
+    "configs": 40,
+    "seed": 11,
+    "samples": 4,
+    "block_size": 4,
+    "defaults": {"multiband": "independent", "num_time_steps": 4},
+    "space": {
+        "scenario": {"choice": ["UMa", "RMa", "InH"]},
+        "bands": {"choice": [["1.5GHz"], ["28GHz"]]},
+        "num_subcarriers": {"choice": [16, 32]},
+        "bs_array": {"choice": ["1x2", "2x2", "4x8"]},
+        "constraints": {"max_csi_points": 4 * 32 * 4},
+    },
+}
+
+
+def test_drawn_configurations_respect_the_generator_and_the_constraints():
+    sets = drop_sets(SPACE_RECIPE)
+    assert [s.name for s in sets] == [f"draw-{i:05d}" for i in range(40)]
+    for s in sets:
+        cfg = s.config
+        rows, cols = cfg.bs_array
+        assert cfg.num_time_steps * cfg.bands[0].num_subcarriers * rows * cols <= 4 * 32 * 4
+        assert not (cfg.scenario == "RMa" and cfg.bands[0].label == "28GHz")  # RMa is valid up to 7 GHz
+        assert s.recipe()["origin"] == {
+            "space": SPACE_RECIPE["space"],
+            "configs": 40,
+            "seed": 11,
+            "draw": s.origin["draw"],
+        }
+    assert [s.recipe() for s in drop_sets(SPACE_RECIPE)] == [s.recipe() for s in sets]
+    assert {s.config.bs_array for s in sets} == {(1, 2), (2, 2)}  # 4x8 never fits the budget
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"space": {"scenario": {"gauss": [0, 1]}}}, r"space.scenario: .* is not one distribution"),
+        ({"space": {"num_ue_ant": {"int": [3, 1]}}}, r"space.num_ue_ant.int: give \[low, high\] with low <= high"),
+        ({"space": {"scenario": {"choice": []}}}, "space.scenario.choice: give a non-empty list"),
+        (
+            {"space": {"scenario": "UMa", "constraints": {"max_bytes": 1}}},
+            r"space.constraints: unknown \['max_bytes'\]",
+        ),
+        ({"configs": [{}]}, "with \\[space\\], the number of configurations to draw"),
+        (
+            {"space": {"scenario": "RMa", "bands": ["28GHz"]}},
+            r"space: 0 of 40 configurations after 8000 draws \(8000 refused as: .*RMa",
+        ),
+        (
+            {"space": {"bs_array": "4x8", "constraints": {"max_csi_points": 10}}},
+            "refused as: more CSI points than max_csi_points 10",
+        ),
+        ({"space": {"num_subcarrier": {"choice": [16]}}}, r"unknown key\(s\) \['num_subcarrier'\]"),
+    ],
+)
+def test_a_bad_space_is_one_line(change, message):
+    with pytest.raises(ConfigError, match=message):
+        drop_sets({**SPACE_RECIPE, **change})
+
+
+SPACE_TOML = """
+generator = "tr38901"
+configs = 3
+seed = 11
+samples = 4
+block_size = 4
+
+[defaults]
+multiband = "independent"
+num_time_steps = 4
+
+[space]
+scenario = { choice = ["UMa", "RMa", "InH"] }
+bands = { choice = [["1.5GHz"], ["28GHz"]] }
+num_subcarriers = { choice = [16, 32] }
+bs_array = { choice = ["1x2", "2x2", "4x8"] }
+
+[space.constraints]
+max_csi_points = 512
+"""
+
+
+def test_a_space_recipe_generates_valid_catalogued_shards(tmp_path):
+    from wirelessdata.catalog import ls
+
+    path = tmp_path / "space.toml"
+    path.write_text(SPACE_TOML)
+    runner = CliRunner()
+    res = runner.invoke(app, ["generate", "--recipe", str(path), "--out", str(tmp_path / "root")])
+    assert res.exit_code == 0, res.output
+    assert runner.invoke(app, ["validate", str(tmp_path / "root")]).exit_code == 0
+    rows = ls(str(tmp_path / "root"), columns=None)
+    assert len(rows) == 3 and sorted(json.loads(r["recipe"])["origin"]["draw"] for r in rows) == [0, 1, 2]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SPACE_TOML.replace("max_csi_points = 512", "max_csi_points = 8"))
+    res = runner.invoke(app, ["generate", "--recipe", str(bad), "--out", str(tmp_path / "out")])
+    assert isinstance(res.exception, ConfigError) and "max_csi_points 8" in str(res.exception)
+    assert "\n" not in str(res.exception) and not (tmp_path / "out").exists()
