@@ -139,3 +139,33 @@ def test_a_space_recipe_generates_valid_catalogued_shards(tmp_path):
     res = runner.invoke(app, ["generate", "--recipe", str(bad), "--out", str(tmp_path / "out")])
     assert isinstance(res.exception, ConfigError) and "max_csi_points 8" in str(res.exception)
     assert "\n" not in str(res.exception) and not (tmp_path / "out").exists()
+
+
+def test_scale_shrinks_a_drawn_corpus_to_a_prefix_of_its_configurations():
+    """--scale s keeps the first round(N sqrt(s)) draws of the full space and shrinks the drops by the rest, so the
+    total shrinks by about s; listed configurations keep their count and shrink their drops."""
+    full = drop_sets(SPACE_RECIPE)
+    small = drop_sets(SPACE_RECIPE, {"scale": 0.25})
+    assert [s.config for s in small] == [s.config for s in full[:20]]  # round(40 x 0.5) = 20: the same draws
+    assert small[0].num_samples == max(1, round(4 * 0.25 * 40 / 20))
+    listed = drop_sets({"configs": [{"name": "a"}, {"name": "b"}], "samples": 100}, {"scale": 0.1})
+    assert [d.num_samples for d in listed] == [10, 10]
+    for bad in (0, 1.5, -1, "x"):
+        with pytest.raises(ConfigError, match="--scale"):
+            drop_sets(SPACE_RECIPE, {"scale": bad})
+
+
+def test_the_shipped_wifo2_scale_space_holds_wifo2s_corpus_size():
+    """generators/wifo2-scale.toml: at least 11.6 billion complex CSI points at full size (WiFo-2's corpus)."""
+    from wirelessdata.generate.recipe import load_recipe
+
+    sets = drop_sets(load_recipe("wifo2-scale"))
+    points = sum(
+        d.num_samples
+        * d.config.num_time_steps
+        * d.config.bands[0].num_subcarriers
+        * int(np.prod(d.config.bs_array))
+        * d.config.num_ue_ant
+        for d in sets
+    )
+    assert len(sets) == 2000 and points >= 11.6e9

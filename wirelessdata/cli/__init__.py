@@ -157,6 +157,12 @@ def generate(
     sensing: Annotated[str | None, typer.Option(help="raytrace: comma list of rgb, lidar, radar.")] = None,
     out: Annotated[str, typer.Option(help="Dataset root (a folder or a Zarr store URL).")] = "wirelessdata-out",
     samples: Annotated[int | None, typer.Option(help="Drops per configuration (default 256).")] = None,
+    scale: Annotated[
+        float | None,
+        typer.Option(
+            help="Shrink the recipe's total size by this fraction, e.g. 0.001 (a [space] draws fewer configs)."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Recipe seed (default 0).")] = None,
     block_size: Annotated[int | None, typer.Option(help="Drops per block (default 64); part of the recipe.")] = None,
     multiband: Annotated[
@@ -200,6 +206,7 @@ def generate(
         bands = bands or ",".join(DEFAULT_BANDS)
     overrides = {
         "samples": samples,
+        "scale": scale,
         "seed": seed,
         "block_size": block_size,
         "bands": _csv(bands),

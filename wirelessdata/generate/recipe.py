@@ -23,6 +23,7 @@ the defaults of every configuration.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -124,8 +125,13 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     gen = overrides.pop("generator", None) or recipe.get("generator", DEFAULT_GENERATOR)
     if not isinstance(gen, str) or gen not in plugins.names("generator"):
         raise ConfigError(f"recipe.generator: unknown generator {gen!r}; allowed: {plugins.names('generator')}")
+    scale = overrides.pop("scale", None)
     top = {k: overrides.pop(k) if k in overrides else recipe.get(k) for k in ("samples", "seed", "block_size")}
     samples = _int("samples", top["samples"] if top["samples"] is not None else DEFAULT_SAMPLES, 1)
+    if scale is not None:
+        configs_given = recipe.get("configs")
+        drawn = configs_given if "space" in recipe and isinstance(configs_given, int) else None
+        samples = scaled_samples(samples, _scale(scale), drawn)
     seed = _int("seed", top["seed"] if top["seed"] is not None else 0, 0)
     block_size = _int("block_size", top["block_size"] or DEFAULT_BLOCK_SIZE, 1)
     defaults = recipe.get("defaults", {})
@@ -136,7 +142,7 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     if "space" in recipe:
         if isinstance(configs, bool) or not isinstance(configs, int) or configs < 1:
             raise ConfigError("recipe.configs: with [space], the number of configurations to draw (an integer >= 1)")
-        count = configs
+        count = configs if scale is None else scaled_configs(configs, _scale(scale))
 
         def complete(table: dict[str, Any]) -> dict[str, Any]:  # the generator's own check refuses a draw
             fields = {**defaults, **table, **overrides}
@@ -169,6 +175,27 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
         origin = origins[i] if origins else None
         sets.append(DropSet(name, gen, config, samples, seed, block_size, tuple(tags), planted, origin))
     return sets
+
+
+def _scale(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(f"--scale {value!r}: give a fraction in (0, 1], e.g. 0.001")
+    return float(value)
+
+
+def scaled_configs(configs: int, scale: float) -> int:
+    """Configurations drawn at ``scale``: ``configs x sqrt(scale)`` (at least 1), the first ones of the full space."""
+    return max(1, round(configs * math.sqrt(scale)))
+
+
+def scaled_samples(samples: int, scale: float, configs: int | None) -> int:
+    """Samples per configuration at ``scale``: the total shrinks by ``scale`` (at least 1 sample each).
+
+    :param configs: the full space's configuration count, when the configurations are drawn (they shrink by
+        ``sqrt(scale)``, :func:`scaled_configs`, and the samples by the rest); None for listed configurations.
+    """
+    share = scale if configs is None else scale * configs / scaled_configs(configs, scale)
+    return max(1, round(samples * share))
 
 
 def _default_name(gen: str, config: Any) -> str:
