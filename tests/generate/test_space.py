@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
 
 import numpy as np
 import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
+from wirelessdata.catalog.coverage import drawn
 from wirelessdata.cli import app
 from wirelessdata.errors import ConfigError
 from wirelessdata.generate.recipe import drop_sets
@@ -134,6 +136,36 @@ def test_a_space_recipe_generates_valid_catalogued_shards(tmp_path):
     assert runner.invoke(app, ["validate", str(tmp_path / "root")]).exit_code == 0
     rows = ls(str(tmp_path / "root"), columns=None)
     assert len(rows) == 3 and sorted(json.loads(r["recipe"])["origin"]["draw"] for r in rows) == [0, 1, 2]
+    res = runner.invoke(app, ["catalog", "coverage", str(tmp_path / "root"), "-o", str(tmp_path / "cov.png")])
+    assert res.exit_code == 0 and "3 drawn configurations, 4 parameters" in res.output, res.output
+    assert (tmp_path / "cov.png").stat().st_size > 1000
+    values = drawn(str(tmp_path / "root"))[1]
+    assert sorted(values) == ["bands", "bs_array", "num_subcarriers", "scenario"]
+    assert sorted(values["scenario"]) == sorted(d.config.scenario for d in drop_sets(tomllib.loads(SPACE_TOML)))
+    plain = tmp_path / "plain"
+    assert (
+        runner.invoke(
+            app,
+            [
+                "generate",
+                "--samples",
+                "2",
+                "--time-steps",
+                "2",
+                "--subcarriers",
+                "8",
+                "--bs-array",
+                "1x2",
+                "--bands",
+                "sub6",
+                "--out",
+                str(plain),
+            ],
+        ).exit_code
+        == 0
+    )
+    res = runner.invoke(app, ["catalog", "coverage", str(plain), "-o", str(tmp_path / "x.png")])
+    assert "was drawn from a [space]" in str(res.exception) and not (tmp_path / "x.png").exists()
     bad = tmp_path / "bad.toml"
     bad.write_text(SPACE_TOML.replace("max_csi_points = 512", "max_csi_points = 8"))
     res = runner.invoke(app, ["generate", "--recipe", str(bad), "--out", str(tmp_path / "out")])

@@ -185,6 +185,21 @@ def plot(
 
 
 @catalog_app.command()
+def coverage(
+    root: Root,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Image file (.png, .pdf, .svg).")],
+    where: Where = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Plot what a corpus drawn from a recipe's [space] covers: one panel per drawn parameter."""
+    from wirelessdata.catalog.coverage import plot_coverage
+
+    path, values = plot_coverage(root, str(output), where or [], catalog)
+    count = len(next(iter(values.values())))
+    console.print(f"wrote {path}: {count} drawn configurations, {len(values)} parameters")
+
+
+@catalog_app.command()
 def rebuild(root: Root, as_json: AsJson = False, catalog: CatalogOpt = None) -> None:
     """Rebuild the catalog from the shards under ROOT: add new, update changed, mark missing ones."""
     from dataclasses import asdict

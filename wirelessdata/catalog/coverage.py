@@ -1,0 +1,102 @@
+"""``catalog coverage``: what a drawn corpus covers of its configuration space (recipes with ``[space]``).
+
+Every drop set drawn from a space records the space and its draw in its recipe (``origin``); this module reads
+them back from the catalog, one value per drop set and drawn parameter, and draws one panel per parameter: a
+histogram for numbers (log-spaced for a ``loguniform`` one), counts for categories (lists and arrays as text).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from wirelessdata.catalog.db import CatalogError
+from wirelessdata.catalog.query import ls
+
+
+def drawn(root: str, where: Sequence[str] = (), catalog: str | None = None) -> tuple[dict[str, Any], dict[str, list]]:
+    """The space of the drawn drop sets under ``root`` and, per parameter, the value of every drop set.
+
+    :returns: ``(space, values)``: the ``[space]`` table (constraints left out) and ``{parameter: [value per drop
+        set]}``; a drop set at several bands counts once.
+    :raises CatalogError: no drawn shard, or shards drawn from different spaces.
+    """
+    recipes: dict[str, dict[str, Any]] = {}
+    for row in ls(root, [*where, "status=complete"], catalog, columns=None):
+        recipe = json.loads(row["recipe"]) if row.get("recipe") else {}
+        if "origin" in recipe:
+            recipes.setdefault(str(row["recipe_hash"]), recipe)
+    if not recipes:
+        raise CatalogError(f"no shard under {root} was drawn from a [space]; generate a recipe with [space] first")
+    spaces = {json.dumps(r["origin"]["space"], sort_keys=True) for r in recipes.values()}
+    if len(spaces) > 1:
+        raise CatalogError(f"the shards under {root} come from {len(spaces)} spaces; pick one with --where")
+    space = {k: v for k, v in json.loads(spaces.pop()).items() if k != "constraints"}
+    values = {name: [_value(name, r["config"]) for r in recipes.values()] for name in space}
+    return space, values
+
+
+def _value(name: str, config: dict[str, Any]) -> Any:
+    """A drawn parameter's value in a configuration (``num_subcarriers`` and ``bands`` read from its bands)."""
+    bands = config.get("bands", [])
+    if name == "bands":
+        return "+".join(str(b.get("band")) for b in bands)
+    if name == "num_subcarriers" and name not in config:
+        return "+".join(str(b.get("num_subcarriers")) for b in bands)
+    value = config.get(name)
+    return "x".join(map(str, value)) if isinstance(value, list) and name == "bs_array" else value
+
+
+def plot_coverage(
+    root: str, output: str, where: Sequence[str] = (), catalog: str | None = None
+) -> tuple[Path, dict[str, list]]:
+    """Write the coverage figure of the drawn corpus under ``root`` (one panel per drawn parameter).
+
+    :returns: the written file and the values per parameter.
+    """
+    space, values = drawn(root, where, catalog)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise CatalogError("catalog coverage needs matplotlib: pip install 'wirelessdata[all]'") from exc
+    import numpy as np
+
+    names = sorted(values)
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    count = len(next(iter(values.values())))
+    for ax, name in zip(axes.flat, names, strict=False):
+        vals = values[name]
+        spec = space[name]
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals)
+        if numeric and isinstance(spec, dict) and not {"choice"} & set(spec):
+            data = np.asarray(vals, dtype=float)
+            if "loguniform" in spec:
+                ax.hist(data, bins=np.geomspace(data.min(), data.max(), 20))
+                ax.set_xscale("log")
+            else:
+                ax.hist(data, bins=20)
+        else:
+            labels = [str(v) for v in vals]
+            order = sorted(set(labels), key=lambda s: (len(s), s))
+            ax.bar(range(len(order)), [labels.count(v) for v in order])
+            ax.set_xticks(range(len(order)), order, rotation=30, fontsize=7)
+        ax.set_title(name, fontsize=9)
+    for ax in axes.flat[len(names) :]:
+        ax.axis("off")
+    fig.suptitle(f"{count} configurations drawn from the space of {root}", fontsize=10)
+    fig.tight_layout()
+    path = Path(output)
+    try:
+        fig.savefig(path)
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"cannot write {output}: {exc}") from exc
+    finally:
+        plt.close(fig)
+    return path, values
