@@ -142,6 +142,10 @@ def test_a_space_recipe_generates_valid_catalogued_shards(tmp_path):
     values = drawn(str(tmp_path / "root"))[1]
     assert sorted(values) == ["bands", "bs_array", "num_subcarriers", "scenario"]
     assert sorted(values["scenario"]) == sorted(d.config.scenario for d in drop_sets(tomllib.loads(SPACE_TOML)))
+    assert runner.invoke(app, ["card", str(tmp_path / "root")]).exit_code == 0
+    card = (tmp_path / "root" / "README.md").read_text()
+    assert "## Configuration space" in card and "3 configurations were drawn from one space" in card
+    assert '| `scenario` | `{"choice": ["UMa", "RMa", "InH"]}` |' in card
     plain = tmp_path / "plain"
     assert (
         runner.invoke(
@@ -164,6 +168,8 @@ def test_a_space_recipe_generates_valid_catalogued_shards(tmp_path):
         ).exit_code
         == 0
     )
+    assert runner.invoke(app, ["card", str(plain)]).exit_code == 0
+    assert "## Configuration space" not in (plain / "README.md").read_text()
     res = runner.invoke(app, ["catalog", "coverage", str(plain), "-o", str(tmp_path / "x.png")])
     assert "was drawn from a [space]" in str(res.exception) and not (tmp_path / "x.png").exists()
     bad = tmp_path / "bad.toml"

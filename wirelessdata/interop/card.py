@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from wirelessdata import __version__
+from wirelessdata.catalog.coverage import drawn
+from wirelessdata.catalog.db import CatalogError
 from wirelessdata.errors import ConfigError, StoreError
 from wirelessdata.shard.store import open_group
 
@@ -238,8 +240,19 @@ def croissant(
     return doc
 
 
-def markdown(rows: Sequence[dict[str, Any]], out: Path, name: str, license_id: str, croissant_file: str) -> str:
-    """The Hugging Face dataset card (YAML front matter and body) of the shards ``rows``."""
+def markdown(
+    rows: Sequence[dict[str, Any]],
+    out: Path,
+    name: str,
+    license_id: str,
+    croissant_file: str,
+    space: tuple[dict[str, Any], dict[str, list]] | None = None,
+) -> str:
+    """The Hugging Face dataset card (YAML front matter and body) of the shards ``rows``.
+
+    :param space: for a corpus drawn from a recipe's ``[space]``: the space and the drawn values per parameter
+        (:func:`wirelessdata.catalog.coverage.drawn`), described in a section of their own.
+    """
     import yaml
 
     samples = sum(int(r["num_samples"]) for r in rows)
@@ -300,6 +313,7 @@ def markdown(rows: Sequence[dict[str, Any]], out: Path, name: str, license_id: s
             f"| {shape} | {r['modalities']} | {_fmt(r.get('los_mean'))} | {_fmt(r.get('delay_spread_p50'), 1e9)} "
             f"| {_fmt(r.get('path_gain_p50'))} | `{str(r['checksum'])[:12]}` |"
         )
+    lines += _space_section(space)
     lines += [
         "",
         "## Variables",
@@ -360,8 +374,39 @@ def write_card(
         raise ConfigError("--name: give a non-empty dataset name")
     doc = croissant(rows, folder.resolve(), title, license_id, url)
     jsonld.write_text(json.dumps(doc, indent=1) + "\n")
-    card.write_text(markdown(rows, folder.resolve(), title, license_id, CROISSANT_FILE))
+    try:
+        space = drawn(root, where, catalog)
+    except CatalogError:  # no shard drawn from a [space] (or several spaces): no section
+        space = None
+    card.write_text(markdown(rows, folder.resolve(), title, license_id, CROISSANT_FILE, space))
     return jsonld, card
+
+
+def _space_section(space: tuple[dict[str, Any], dict[str, list]] | None) -> list[str]:
+    """The card's section on the configuration space a drawn corpus comes from (none for listed configurations)."""
+    if space is None:
+        return []
+    declared, values = space
+    count = len(next(iter(values.values()), []))
+    lines = [
+        "",
+        "## Configuration space",
+        "",
+        f"{count} configurations were drawn from one space (the recipe's `[space]`; each shard's `recipe.origin` "
+        "holds the space and its draw; `wirelessdata catalog coverage` plots what was drawn):",
+        "",
+        "| parameter | declared | drawn |",
+        "|---|---|---|",
+    ]
+    for param in sorted(declared):
+        vals = values[param]
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals) and len(set(vals)) > 8:
+            drawn = f"{min(vals):.4g} .. {max(vals):.4g}"
+        else:
+            labels = [str(v) for v in vals]
+            drawn = ", ".join(f"{v} ({labels.count(v)})" for v in sorted(set(labels)))
+        lines.append(f"| `{param}` | `{json.dumps(declared[param])}` | {drawn} |")
+    return lines
 
 
 def _license_url(license_id: str) -> str:
