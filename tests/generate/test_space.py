@@ -52,7 +52,7 @@ SPACE_RECIPE = {
         "scenario": {"choice": ["UMa", "RMa", "InH"]},
         "bands": {"choice": [["1.5GHz"], ["28GHz"]]},
         "num_subcarriers": {"choice": [16, 32]},
-        "bs_array": {"choice": ["1x2", "2x2", "4x8"]},
+        "bs_array": {"choice": ["1x2", [2, 2], "4x8"]},  # as text or as [rows, columns]
         "constraints": {"max_csi_points": 4 * 32 * 4},
     },
 }

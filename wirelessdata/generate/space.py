@@ -91,14 +91,17 @@ def constraint_check(constraints: Mapping[str, Any]) -> Callable[[Mapping[str, A
 
     def check(table: Mapping[str, Any]) -> str | None:
         if "max_csi_points" in constraints:
-            rows, cols = (int(v) for v in str(table.get("bs_array", "4x8")).lower().replace(",", "x").split("x"))
+            array = table.get("bs_array", "4x8")
+            rows, cols = (int(v) for v in (array if isinstance(array, list | tuple) else str(array).lower().split("x")))
             points = table.get("num_time_steps", 24) * table.get("num_subcarriers", 64) * rows * cols
             points *= table.get("num_ue_ant", 1)
             if points > constraints["max_csi_points"]:
                 return f"more CSI points than max_csi_points {constraints['max_csi_points']}"
         if "max_doppler_cycles" in constraints:
             labels = table.get("bands", DEFAULT_BANDS)
-            labels = [labels] if isinstance(labels, str | Mapping) else labels
+            labels = (
+                labels.split(",") if isinstance(labels, str) else [labels] if isinstance(labels, Mapping) else labels
+            )
             carriers = [band_presets()[b if isinstance(b, str) else b["band"]].carrier_frequency_hz for b in labels]
             speed = max(table.get("speed_range_mps", (0.0, 10.0)))
             cycles = speed * max(carriers) / SPEED_OF_LIGHT * table.get("snapshot_interval_s", 1e-3)
