@@ -12,7 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from wirelessdata.catalog.db import CatalogError
+from wirelessdata.catalog.figure import pyplot, save
 from wirelessdata.catalog.query import ls
 
 
@@ -57,14 +60,7 @@ def plot_coverage(
     :returns: the written file and the values per parameter.
     """
     space, values = drawn(root, where, catalog)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise CatalogError("catalog coverage needs matplotlib: pip install 'wirelessdata[all]'") from exc
-    import numpy as np
+    plt = pyplot("catalog coverage")
 
     names = sorted(values)
     cols = min(3, len(names))
@@ -91,12 +87,4 @@ def plot_coverage(
     for ax in axes.flat[len(names) :]:
         ax.axis("off")
     fig.suptitle(f"{count} configurations drawn from the space of {root}", fontsize=10)
-    fig.tight_layout()
-    path = Path(output)
-    try:
-        fig.savefig(path)
-    except (OSError, ValueError) as exc:
-        raise CatalogError(f"cannot write {output}: {exc}") from exc
-    finally:
-        plt.close(fig)
-    return path, values
+    return save(fig, output), values

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,13 +27,7 @@ def plot(
     :returns: the written file.
     """
     check_metrics([metric])
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise CatalogError("catalog plot needs matplotlib: pip install 'wirelessdata[all]'") from exc
+    plt = pyplot("catalog plot")
     groups = [g for g in group_stats(root, by, where, [metric], catalog) if metric in g["metrics"]]
     if not groups:
         raise CatalogError(f"no complete shard under {root} matching the filters has {metric} values; nothing to plot")
@@ -51,6 +46,25 @@ def plot(
     ax.set_ylabel("fraction of samples per bin")
     ax.set_title(f"{metric} by {', '.join(by)}" if by else metric)
     ax.legend(fontsize=8)
+    return save(fig, output)
+
+
+def pyplot(command: str) -> Any:
+    """``matplotlib.pyplot`` on the Agg backend; a one-line error naming ``command`` when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise CatalogError(f"{command} needs matplotlib: pip install 'wirelessdata[all]'") from exc
+    return plt
+
+
+def save(fig: Any, output: str) -> Path:
+    """Lay out and write ``fig`` to ``output`` (format from its suffix), then close it; one-line error on failure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(output)
     try:
