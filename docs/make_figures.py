@@ -29,20 +29,29 @@ def main() -> None:
     for ax, (band, ds) in zip(axes, shards.items(), strict=True):
         h = ds.csi.isel(sample=i, bs_ant=0, ue_ant=0).values
         mag = 20 * np.log10(np.abs(h) + 1e-30)
-        im = ax.imshow(mag, aspect="auto", origin="lower",
-                       extent=[ds.subcarrier[0] / 1e6, ds.subcarrier[-1] / 1e6, 0, ds.time[-1] * 1e3])
-        ax.set(title=f"{band}: |H| of sample {i}, BS antenna 0 (LoS={bool(ds.los[i])})",
-               xlabel="subcarrier offset (MHz)", ylabel="time (ms)")
+        im = ax.imshow(
+            mag,
+            aspect="auto",
+            origin="lower",
+            extent=[ds.subcarrier[0] / 1e6, ds.subcarrier[-1] / 1e6, 0, ds.time[-1] * 1e3],
+        )
+        ax.set(
+            title=f"{band}: |H| of sample {i}, BS antenna 0 (LoS={bool(ds.los[i])})",
+            xlabel="subcarrier offset (MHz)",
+            ylabel="time (ms)",
+        )
         fig.colorbar(im, ax=ax, label="dB")
     fig.savefig(HERE / "img" / "csi_magnitude.png", dpi=110)
     fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
     for band, ds in shards.items():
         los = ds.los.values
         for mask, marker, state in ((los, "o", "LoS"), (~los, ".", "NLoS")):
-            ax.scatter(ds.distance_m.values[mask], ds.path_gain_db.values[mask], s=10, marker=marker,
-                       label=f"{band} {state}")
-    ax.set(xscale="log", xlabel="3D distance (m)", ylabel="path gain (dB)",
-           title="UMa paired drops: path gain vs distance")
+            ax.scatter(
+                ds.distance_m.values[mask], ds.path_gain_db.values[mask], s=10, marker=marker, label=f"{band} {state}"
+            )
+    ax.set(
+        xscale="log", xlabel="3D distance (m)", ylabel="path gain (dB)", title="UMa paired drops: path gain vs distance"
+    )
     ax.legend()
     fig.savefig(HERE / "img" / "path_gain_vs_distance.png", dpi=110)
 

@@ -46,9 +46,7 @@ def main() -> None:
             drop = int(np.flatnonzero(~blocks["sub6"]["indoor"] & ~blocks["sub6"]["los"])[0])
         for ax, (band, layout) in zip(axes[row], shard_layouts(cfg).items(), strict=True):
             block, carrier_hz = blocks[band], layout.attrs["carrier_frequency_hz"]
-            power = angular_power_spectrum(
-                block["csi"][drop : drop + 1], layout.coords["bs_ant_pos"], carrier_hz, GRID
-            )
+            power = angular_power_spectrum(block["csi"][drop : drop + 1], layout.coords["bs_ant_pos"], carrier_hz, GRID)
             power_db = np.maximum(10 * np.log10(power[0] / power.max()), FLOOR_DB).reshape(GRID.shape)
             image = ax.imshow(
                 power_db,
