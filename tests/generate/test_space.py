@@ -201,9 +201,112 @@ def test_the_shipped_wifo2_scale_space_holds_wifo2s_corpus_size():
     points = sum(
         d.num_samples
         * d.config.num_time_steps
-        * d.config.bands[0].num_subcarriers
+        * sum(b.num_subcarriers for b in d.config.bands)
         * int(np.prod(d.config.bs_array))
         * d.config.num_ue_ant
         for d in sets
     )
     assert len(sets) == 2000 and points >= 11.6e9
+    assert len({d.num_samples for d in sets}) > 100 and 115 < np.mean([d.num_samples for d in sets]) < 135
+    carriers = [b.carrier_frequency_hz for d in sets for b in d.config.bands]
+    assert len(set(carriers)) == len(carriers)  # continuous carriers
+    assert {d.config.multiband for d in sets if len(d.config.bands) == 2} == {"correlated", "independent"}
+
+
+NESTED = {
+    "scenario": {"choice": ["UMa", "UMi"]},
+    "bands": {
+        "choice": [
+            [{"band": "sub6", "carrier_frequency_hz": {"loguniform": [0.7e9, 6e9]}}],
+            [{"band": "28GHz", "carrier_frequency_hz": {"uniform": [24.25e9, 40e9]}}],
+        ],
+        "weights": [3, 1],
+    },
+    "samples": {"int": [2, 9]},
+}
+
+
+def test_nested_distributions_and_drawn_samples_follow_their_declared_distributions():
+    """A band's carrier drawn inside a choice (continuous carriers) and the drops per configuration drawn."""
+    recipe = {"configs": DRAWS, "seed": 5, "space": NESTED, "defaults": {"multiband": "independent"}}
+    sets = drop_sets(recipe)
+    low = [d.config.bands[0].carrier_frequency_hz for d in sets if d.config.bands[0].label == "sub6"]
+    high = [d.config.bands[0].carrier_frequency_hz for d in sets if d.config.bands[0].label == "28GHz"]
+    assert stats.binomtest(len(low), DRAWS, 0.75).pvalue > 0.01
+    assert stats.kstest(np.log(low), stats.uniform(math.log(0.7e9), math.log(6e9 / 0.7e9)).cdf).pvalue > 0.01
+    assert stats.kstest(high, stats.uniform(24.25e9, 40e9 - 24.25e9).cdf).pvalue > 0.01
+    counts = np.bincount([d.num_samples for d in sets], minlength=10)[2:]
+    assert stats.chisquare(counts).pvalue > 0.01
+    first = sets[0].recipe()
+    assert first["samples"] == sets[0].num_samples and "carrier_frequency_hz" in first["config"]["bands"][0]
+    assert [d.recipe() for d in drop_sets(recipe)][:50] == [d.recipe() for d in sets[:50]]  # same seed, same draws
+    assert drop_sets(recipe, {"samples": 3})[0].num_samples == 3  # --samples fixes them again
+    # a space without nested distributions draws as it did before they existed (same rng stream)
+    flat = {"scenario": {"choice": ["UMa", "UMi"]}, "num_ue_ant": {"int": [1, 4]}}
+    assert [t["num_ue_ant"] for t in expand(flat, 30, 1, dict)] == [
+        t["num_ue_ant"] for t in expand({**flat, "bands": ["sub6"]}, 30, 1, dict)
+    ]
+
+
+def test_a_band_carries_its_own_carrier_inside_its_frequency_range(tmp_path):
+    import xarray as xr
+
+    from wirelessdata.generators.tr38901 import Tr38901Config
+
+    cfg = Tr38901Config.from_dict({"bands": "sub6", "carrier_frequency_hz": 2.1e9, "multiband": "independent"})
+    assert cfg.bands[0].carrier_frequency_hz == 2.1e9 and cfg.bands[0].subcarrier_spacing_hz == 30e3
+    assert Tr38901Config.from_dict(cfg.to_dict()) == cfg
+    assert "carrier_frequency_hz" not in Tr38901Config().to_dict()["bands"][0]  # a preset's carrier is implied
+    spec = {"bands": "sub6", "carrier_frequency_hz": 2.1e9}
+    with pytest.raises(ConfigError, match=r"bands \(sub6\).carrier_frequency_hz: 30 GHz is outside FR1"):
+        Tr38901Config.from_dict({**spec, "carrier_frequency_hz": 30e9, "multiband": "independent"})
+    with pytest.raises(ConfigError, match="sets the carrier of a single band, not of 2"):
+        Tr38901Config.from_dict({**spec, "bands": ["sub6", "28GHz"]})
+    with pytest.raises(ConfigError, match="outside the RMa validity range"):
+        Tr38901Config.from_dict(
+            {"scenario": "RMa", "bands": [{"band": "28GHz", "carrier_frequency_hz": 30e9}], "multiband": "independent"}
+        )
+    recipe = tmp_path / "one.toml"
+    recipe.write_text(
+        'samples = 2\n[[configs]]\nname = "low"\nmultiband = "independent"\nnum_time_steps = 2\nbs_array = "1x2"\n'
+        'bands = [{ band = "sub6", carrier_frequency_hz = 2.1e9, num_subcarriers = 8 }]\n'
+    )
+    res = CliRunner().invoke(app, ["generate", "--recipe", str(recipe), "--out", str(tmp_path / "r2")])
+    assert res.exit_code == 0, res.output
+    ds = xr.open_zarr(tmp_path / "r2" / "low-sub6.zarr")
+    assert float(ds.attrs["carrier_frequency_hz"]) == 2.1e9
+
+
+@pytest.mark.parametrize(
+    ("space", "top", "message"),
+    [
+        ({**NESTED, "samples": {"uniform": [2, 9]}}, {}, "space.samples: draw whole numbers"),
+        ({**NESTED, "samples": {"int": [0, 9]}}, {}, "space.samples: draw whole numbers"),
+        (NESTED, {"samples": 4}, r"samples: given at the top and in \[space\]"),
+        (
+            {"bands": {"choice": [[{"band": "sub6", "carrier_frequency_hz": {"gauss": [1, 2]}}]]}},
+            {},
+            r"refused as: space: bands \(sub6\).carrier_frequency_hz: \{'gauss': \[1, 2\]\} is not a frequency",
+        ),
+        (
+            {"bands": [{"band": "sub6", "carrier_frequency_hz": {"uniform": [8e9, 9e9]}}]},
+            {},
+            r"refused as: space: bands \(sub6\).carrier_frequency_hz: .* is outside FR1",
+        ),
+    ],
+)
+def test_bad_drawn_samples_and_carriers_are_one_line(space, top, message):
+    with pytest.raises(ConfigError, match=message):
+        drop_sets({"configs": 5, "space": space, "defaults": {"multiband": "independent"}, **top})
+
+
+def test_the_documented_space_example_plans():
+    """The [space] example of docs/generate.md is a recipe that plans (same parser as `generate`)."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "generate.md").read_text()
+    section = text.split("## Sampling a space of configurations", 1)[1]
+    example = tomllib.loads(section.split("```toml\n", 1)[1].split("```", 1)[0])
+    sets = drop_sets(example)
+    assert len(sets) == 200 and {d.config.bands[0].label for d in sets} == {"sub6", "28GHz"}
+    assert all(32 <= d.num_samples <= 96 for d in sets)

@@ -126,12 +126,20 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     if not isinstance(gen, str) or gen not in plugins.names("generator"):
         raise ConfigError(f"recipe.generator: unknown generator {gen!r}; allowed: {plugins.names('generator')}")
     scale = overrides.pop("scale", None)
+    space = recipe.get("space")
+    drawn_samples = isinstance(space, Mapping) and "samples" in space and "samples" not in overrides
+    if drawn_samples and recipe.get("samples") is not None:
+        raise ConfigError("samples: given at the top and in [space]; keep one (a number, or a distribution in [space])")
+    if drawn_samples and not _whole_numbers(space["samples"]):
+        raise ConfigError("space.samples: draw whole numbers >= 1 (int = [low, high], or choice of integers)")
     top = {k: overrides.pop(k) if k in overrides else recipe.get(k) for k in ("samples", "seed", "block_size")}
     samples = _int("samples", top["samples"] if top["samples"] is not None else DEFAULT_SAMPLES, 1)
-    if scale is not None:
-        configs_given = recipe.get("configs")
-        drawn = configs_given if "space" in recipe and isinstance(configs_given, int) else None
-        samples = scaled_samples(samples, _scale(scale), drawn)
+    configs_given = recipe.get("configs")
+    drawn_count = configs_given if space is not None and isinstance(configs_given, int) else None
+
+    def scaled(count: int) -> int:
+        return count if scale is None else scaled_samples(count, _scale(scale), drawn_count)
+
     seed = _int("seed", top["seed"] if top["seed"] is not None else 0, 0)
     block_size = _int("block_size", top["block_size"] or DEFAULT_BLOCK_SIZE, 1)
     defaults = recipe.get("defaults", {})
@@ -139,18 +147,17 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
         raise ConfigError("recipe.defaults: must be a table of configuration fields")
     configs = recipe.get("configs") or [{}]
     origins: list[dict[str, Any] | None] = []
-    if "space" in recipe:
+    if space is not None:
         if isinstance(configs, bool) or not isinstance(configs, int) or configs < 1:
             raise ConfigError("recipe.configs: with [space], the number of configurations to draw (an integer >= 1)")
         count = configs if scale is None else scaled_configs(configs, _scale(scale))
 
-        def complete(table: dict[str, Any]) -> dict[str, Any]:  # the generator's own check refuses a draw
-            fields = {**defaults, **table, **overrides}
-            _config("space", gen, fields)
-            return fields
+        def complete(table: dict[str, Any]) -> Any:  # the generator's own check refuses a draw
+            fields = {k: v for k, v in {**defaults, **table, **overrides}.items() if k != "samples"}
+            return _config("space", gen, fields)
 
-        configs = expand(recipe["space"], count, seed, complete)
-        origins = [{"space": recipe["space"], "configs": count, "seed": seed, "draw": i} for i in range(count)]
+        configs = expand(space, count, seed, complete)
+        origins = [{"space": space, "configs": count, "seed": seed, "draw": i} for i in range(count)]
     if not isinstance(configs, list):
         raise ConfigError("recipe.configs: must be an array of tables ([[configs]]), or a count with [space]")
     sets, names = [], set()
@@ -159,6 +166,8 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
         given_name = str(fields.pop("name", "") or "")
         tags = fields.pop("tags", [])
         plant = fields.pop("plant", None)
+        drawn = fields.pop("samples", None) if space is not None else None  # --samples overrides a drawn count
+        count = scaled(drawn if drawn_samples else samples)
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ConfigError(f"configs[{i}].tags: must be a list of strings")
         config = _config(f"configs[{i}] ({given_name or gen})", gen, fields)
@@ -173,8 +182,17 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
         names.add(name)
         planted = None if plant is None else parse_plant(f"configs[{i}].plant", plant)
         origin = origins[i] if origins else None
-        sets.append(DropSet(name, gen, config, samples, seed, block_size, tuple(tags), planted, origin))
+        sets.append(DropSet(name, gen, config, count, seed, block_size, tuple(tags), planted, origin))
     return sets
+
+
+def _whole_numbers(spec: Any) -> bool:
+    """True when a ``[space]`` entry can only draw integers >= 1 (a constant, ``int`` or ``choice`` of them)."""
+    if isinstance(spec, Mapping):
+        values = spec.get("choice", spec.get("int"))
+        known = set(spec) <= {"choice", "int", "weights"}
+        return known and isinstance(values, list) and all(_whole_numbers(v) for v in values)
+    return isinstance(spec, int) and not isinstance(spec, bool) and spec >= 1
 
 
 def _scale(value: Any) -> float:

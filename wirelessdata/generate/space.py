@@ -19,9 +19,16 @@ with a distribution; ``[space.constraints]`` bounds what a drawn configuration m
     max_doppler_cycles = 0.5           # largest Doppler shift x snapshot interval
 
 Distributions: ``choice`` (with optional ``weights``), ``uniform`` and ``loguniform`` over ``[low, high]``, ``int``
-(uniform integers, both ends included). A draw the generator's configuration refuses (a carrier outside a
-scenario's validity, an InH indoor ratio below 1, ...) or that breaks a constraint is drawn again; the draws are a
-pure function of the seed, so the same recipe gives the same configurations and the same bytes.
+(uniform integers, both ends included); a value inside a choice, list or table may be a distribution itself, e.g. a
+band whose carrier is drawn inside its 3GPP frequency range::
+
+    bands = { choice = [[{ band = "sub6", carrier_frequency_hz = { loguniform = [0.7e9, 6e9] } }], ["28GHz"]] }
+
+``samples`` in ``[space]`` (``int`` or ``choice`` of whole numbers) draws the drops of each configuration.
+
+A draw the generator's configuration refuses (a carrier outside a scenario's validity, an InH indoor ratio below 1,
+...) or that breaks a constraint is drawn again, so the drawn marginals are the declared ones conditioned on a valid
+configuration; the draws are a pure function of the seed: the same recipe gives the same configurations and bytes.
 """
 
 from __future__ import annotations
@@ -34,7 +41,6 @@ import numpy as np
 
 from wirelessdata.constants import SPEED_OF_LIGHT
 from wirelessdata.errors import ConfigError
-from wirelessdata.generators.bands import DEFAULT_BANDS, band_presets
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")
 CONSTRAINTS = ("max_csi_points", "max_doppler_cycles")
@@ -45,9 +51,43 @@ Sampler = Callable[[np.random.Generator], Any]
 
 
 def sampler(name: str, spec: Any) -> Sampler:
-    """The sampler of parameter ``name``: a distribution table, or a plain value (a constant)."""
-    if not isinstance(spec, Mapping):
+    """The sampler of parameter ``name``: a distribution table, or a plain value (a constant).
+
+    Values inside a choice, a list or a table may be distributions themselves (a band drawn with its own carrier:
+    ``{ band = "sub6", carrier_frequency_hz = { uniform = [2e9, 6e9] } }``); they are drawn after the value that
+    holds them, so a space without them draws exactly as before.
+    """
+    if isinstance(spec, Mapping) and "." not in name and not set(spec) & {*DISTRIBUTIONS, "weights"}:
+        raise ConfigError(f"space.{name}: {dict(spec)} is not one distribution; use one of {list(DISTRIBUTIONS)}")
+    return _template(name, spec)
+
+
+def _template(name: str, spec: Any) -> Sampler:
+    """A value that may hold distributions: constants stay, distributions are drawn (depth first, in order)."""
+    if isinstance(spec, Mapping) and set(spec) & {*DISTRIBUTIONS, "weights"}:
+        return _distribution(name, spec)
+    if isinstance(spec, Mapping):
+        parts = {key: _template(f"{name}.{key}", value) for key, value in spec.items()}
+    elif isinstance(spec, list):
+        parts = {i: _template(f"{name}[{i}]", value) for i, value in enumerate(spec)}
+    else:
         return lambda rng: spec
+    if all(getattr(part, "constant", False) for part in parts.values()):
+        return _constant(spec)
+    if isinstance(spec, Mapping):
+        return lambda rng: {key: part(rng) for key, part in parts.items()}
+    return lambda rng: [part(rng) for part in parts.values()]
+
+
+def _constant(value: Any) -> Sampler:
+    def draw(rng: np.random.Generator) -> Any:
+        return value
+
+    draw.constant = True  # type: ignore[attr-defined]
+    return draw
+
+
+def _distribution(name: str, spec: Mapping[str, Any]) -> Sampler:
     kinds = [k for k in spec if k in DISTRIBUTIONS]
     extra = sorted(set(spec) - set(DISTRIBUTIONS) - {"weights"})
     if len(kinds) != 1 or extra:
@@ -60,7 +100,8 @@ def sampler(name: str, spec: Any) -> Sampler:
         if weights.shape != (len(args),) or not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() <= 0:
             raise ConfigError(f"space.{name}.weights: give {len(args)} non-negative weights, not all 0")
         p = weights / weights.sum()
-        return lambda rng: args[int(rng.choice(len(args), p=p))]
+        values = [_template(f"{name}.choice[{i}]", value) for i, value in enumerate(args)]
+        return lambda rng: values[int(rng.choice(len(args), p=p))](rng)
     if "weights" in spec:
         raise ConfigError(f"space.{name}: weights go with choice only")
     if not (isinstance(args, list) and len(args) == 2 and all(_number(v) for v in args) and args[0] <= args[1]):
@@ -81,30 +122,25 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def constraint_check(constraints: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], str | None]:
-    """A check of a drawn configuration table against ``constraints``: None when it passes, else why not."""
+def constraint_check(constraints: Mapping[str, Any]) -> Callable[[Any], str | None]:
+    """A check of a drawn configuration (the generator's ``Config``) against ``constraints``: None when it passes,
+    else why not. ``max_csi_points`` bounds T x K x N_bs x N_ue of one sample (the widest band's K);
+    ``max_doppler_cycles`` bounds the largest speed x the highest carrier / c x the snapshot interval."""
     if unknown := sorted(set(constraints) - set(CONSTRAINTS)):
         raise ConfigError(f"space.constraints: unknown {unknown}; allowed: {list(CONSTRAINTS)}")
     for key, value in constraints.items():
         if not _number(value) or value <= 0:
             raise ConfigError(f"space.constraints.{key}: {value!r} is not a positive number")
 
-    def check(table: Mapping[str, Any]) -> str | None:
+    def check(config: Any) -> str | None:
         if "max_csi_points" in constraints:
-            array = table.get("bs_array", "4x8")
-            rows, cols = (int(v) for v in (array if isinstance(array, list | tuple) else str(array).lower().split("x")))
-            points = table.get("num_time_steps", 24) * table.get("num_subcarriers", 64) * rows * cols
-            points *= table.get("num_ue_ant", 1)
-            if points > constraints["max_csi_points"]:
+            rows, cols = config.bs_array
+            widest = max(b.num_subcarriers for b in config.bands)
+            if config.num_time_steps * widest * rows * cols * config.num_ue_ant > constraints["max_csi_points"]:
                 return f"more CSI points than max_csi_points {constraints['max_csi_points']}"
         if "max_doppler_cycles" in constraints:
-            labels = table.get("bands", DEFAULT_BANDS)
-            labels = (
-                labels.split(",") if isinstance(labels, str) else [labels] if isinstance(labels, Mapping) else labels
-            )
-            carriers = [band_presets()[b if isinstance(b, str) else b["band"]].carrier_frequency_hz for b in labels]
-            speed = max(table.get("speed_range_mps", (0.0, 10.0)))
-            cycles = speed * max(carriers) / SPEED_OF_LIGHT * table.get("snapshot_interval_s", 1e-3)
+            highest = max(b.carrier_frequency_hz for b in config.bands)
+            cycles = max(config.speed_range_mps) * highest / SPEED_OF_LIGHT * config.snapshot_interval_s
             if cycles > constraints["max_doppler_cycles"]:
                 return f"Doppler shift x snapshot interval above max_doppler_cycles {constraints['max_doppler_cycles']}"
         return None
@@ -113,13 +149,13 @@ def constraint_check(constraints: Mapping[str, Any]) -> Callable[[Mapping[str, A
 
 
 def expand(
-    space: Mapping[str, Any], count: int, seed: int, complete: Callable[[dict[str, Any]], Mapping[str, Any]]
+    space: Mapping[str, Any], count: int, seed: int, complete: Callable[[dict[str, Any]], Any]
 ) -> list[dict[str, Any]]:
     """``count`` configuration tables drawn from ``space`` with ``seed``, each accepted by the generator and the
     constraints.
 
-    :param complete: a draw -> every field of its configuration (the recipe's defaults and the command line's
-        flags around it), raising :class:`ConfigError` when the generator refuses the configuration; the
+    :param complete: a draw -> its configuration (the generator's ``Config``, with the recipe's defaults and the
+        command line's flags around the draw), raising :class:`ConfigError` when the generator refuses it; the
         constraints are checked on what it returns.
 
     :returns: the tables, in draw order; each also carries ``name`` (``draw-00000``, ...).

@@ -17,7 +17,7 @@ from typing import Any
 
 from wirelessdata.checks import fail, number, positive_int
 from wirelessdata.errors import ConfigError
-from wirelessdata.generators.bands import DEFAULT_BANDS, Band, make_band
+from wirelessdata.generators.bands import DEFAULT_BANDS, GRID_KEYS, Band, band_dict, make_band, make_bands
 from wirelessdata.generators.tables import load_table
 from wirelessdata.source.contract import check_keys
 
@@ -191,28 +191,23 @@ class Tr38901Config:
     def from_dict(cls, d: Mapping[str, Any]) -> Tr38901Config:
         """Build from a plain mapping (e.g. parsed TOML); rejects unknown keys.
 
-        Besides the fields, the key ``num_subcarriers`` sets the subcarrier count of bands given as
-        labels (default 64).
+        Besides the fields, the grid keys ``num_subcarriers`` (default 64), ``subcarrier_spacing_hz`` and
+        ``carrier_frequency_hz`` (one band only) set the grid of bands given as labels
+        (:func:`~wirelessdata.generators.bands.make_bands`).
 
         :raises ConfigError: Unknown key or invalid value (one line naming the field and the allowed values)
         """
-        check_keys(d, [*(f.name for f in dataclasses.fields(cls) if f.init), "num_subcarriers"])
-        kwargs = {k: v for k, v in d.items() if k != "num_subcarriers"}
-        num_subcarriers = d.get("num_subcarriers", DEFAULT_NUM_SUBCARRIERS)
-        if "bands" in kwargs:
-            bands = kwargs["bands"]
-            if isinstance(bands, str | Mapping):
-                bands = [bands]
-            kwargs["bands"] = tuple(make_band(b, num_subcarriers) for b in bands)
+        check_keys(d, [*(f.name for f in dataclasses.fields(cls) if f.init), *GRID_KEYS])
+        kwargs = {k: v for k, v in d.items() if k not in GRID_KEYS}
+        grid = {k: v for k, v in d.items() if k in GRID_KEYS}
+        if "bands" in kwargs or grid:
+            kwargs["bands"] = make_bands(kwargs.get("bands", list(DEFAULT_BANDS)), grid, DEFAULT_NUM_SUBCARRIERS)
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping of every field (bands as mappings), accepted by :meth:`from_dict`."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-        d["bands"] = [
-            {"band": b.label, "num_subcarriers": b.num_subcarriers, "subcarrier_spacing_hz": b.subcarrier_spacing_hz}
-            for b in self.bands
-        ]
+        d["bands"] = [band_dict(b) for b in self.bands]
         d["bs_array"], d["speed_range_mps"] = list(self.bs_array), list(self.speed_range_mps)
         return d
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from wirelessdata.checks import fail, number, positive_int
 from wirelessdata.errors import ConfigError
-from wirelessdata.generators.bands import DEFAULT_BANDS, Band, make_band
+from wirelessdata.generators.bands import DEFAULT_BANDS, GRID_KEYS, Band, band_dict, make_bands
 from wirelessdata.generators.tr38901_config import normalise_array, normalise_bands
 from wirelessdata.sensing import increasing_pair
 from wirelessdata.sensing.lidar import LidarParams
@@ -143,20 +143,16 @@ class RaytraceConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> RaytraceConfig:
         """Build from a plain mapping (e.g. parsed TOML); rejects unknown keys.
 
-        Besides the fields, the key ``num_subcarriers`` sets the subcarrier count of bands given as
-        labels (default 64).
+        Besides the fields, the grid keys ``num_subcarriers`` (default 64), ``subcarrier_spacing_hz`` and
+        ``carrier_frequency_hz`` (one band only) set the grid of bands given as labels
+        (:func:`~wirelessdata.generators.bands.make_bands`).
 
         :raises ConfigError: Unknown key or invalid value (one line naming the field and the allowed values)
         """
-        check_keys(d, [*(f.name for f in dataclasses.fields(cls)), "num_subcarriers"])
-        kwargs = {k: v for k, v in d.items() if k != "num_subcarriers"}
-        bands = kwargs.get("bands", cls.bands)
-        if isinstance(bands, str):
-            bands = bands.split(",")
-        elif isinstance(bands, Mapping):
-            bands = [bands]
-        if isinstance(bands, list | tuple):
-            kwargs["bands"] = tuple(make_band(b, d.get("num_subcarriers", DEFAULT_NUM_SUBCARRIERS)) for b in bands)
+        check_keys(d, [*(f.name for f in dataclasses.fields(cls)), *GRID_KEYS])
+        kwargs = {k: v for k, v in d.items() if k not in GRID_KEYS}
+        grid = {k: v for k, v in d.items() if k in GRID_KEYS}
+        kwargs["bands"] = make_bands(kwargs.get("bands", list(cls.bands)), grid, DEFAULT_NUM_SUBCARRIERS)
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -165,10 +161,7 @@ class RaytraceConfig:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             d[f.name] = list(value) if isinstance(value, tuple) else value
-        d["bands"] = [
-            {"band": b.label, "num_subcarriers": b.num_subcarriers, "subcarrier_spacing_hz": b.subcarrier_spacing_hz}
-            for b in self.bands
-        ]
+        d["bands"] = [band_dict(b) for b in self.bands]
         d["bs_array"] = list(self.bs_array)
         for name in ("camera", "lidar", "radar"):
             d[name] = getattr(self, name).to_dict()
