@@ -23,26 +23,35 @@ def drawn(root: str, where: Sequence[str] = (), catalog: str | None = None) -> t
     """The space of the drawn drop sets under ``root`` and, per parameter, the value of every drop set.
 
     :returns: ``(space, values)``: the ``[space]`` table (constraints left out) and ``{parameter: [value per drop
-        set]}``; a drop set at several bands counts once.
+        set]}``; a drop set at several bands counts once. When the bands draw their own carriers, ``values`` also
+        holds ``carrier_frequency_hz``: per drop set, the list of its bands' carriers [Hz].
     :raises CatalogError: no drawn shard, or shards drawn from different spaces.
     """
     recipes: dict[str, dict[str, Any]] = {}
+    carriers: dict[str, list[float]] = {}
     for row in ls(root, [*where, "status=complete"], catalog, columns=None):
         recipe = json.loads(row["recipe"]) if row.get("recipe") else {}
         if "origin" in recipe:
             recipes.setdefault(str(row["recipe_hash"]), recipe)
+            carriers.setdefault(str(row["recipe_hash"]), []).append(float(row["carrier_frequency_hz"]))
     if not recipes:
         raise CatalogError(f"no shard under {root} was drawn from a [space]; generate a recipe with [space] first")
     spaces = {json.dumps(r["origin"]["space"], sort_keys=True) for r in recipes.values()}
     if len(spaces) > 1:
         raise CatalogError(f"the shards under {root} come from {len(spaces)} spaces; pick one with --where")
     space = {k: v for k, v in json.loads(spaces.pop()).items() if k != "constraints"}
-    values = {name: [_value(name, r["config"]) for r in recipes.values()] for name in space}
+    values = {name: [_value(name, r) for r in recipes.values()] for name in space}
+    if "carrier_frequency_hz" in json.dumps(space.get("bands")):
+        values["carrier_frequency_hz"] = [carriers[key] for key in recipes]
     return space, values
 
 
-def _value(name: str, config: dict[str, Any]) -> Any:
-    """A drawn parameter's value in a configuration (``num_subcarriers`` and ``bands`` read from its bands)."""
+def _value(name: str, recipe: dict[str, Any]) -> Any:
+    """A drawn parameter's value in a drop set's recipe (``samples`` from the recipe, ``num_subcarriers`` and
+    ``bands`` read from its bands, the rest from its configuration)."""
+    if name == "samples":
+        return recipe["samples"]
+    config = recipe["config"]
     bands = config.get("bands", [])
     if name == "bands":
         return "+".join(str(b.get("band")) for b in bands)
@@ -69,9 +78,14 @@ def plot_coverage(
     count = len(next(iter(values.values())))
     for ax, name in zip(axes.flat, names, strict=False):
         vals = values[name]
-        spec = space[name]
+        spec = space.get(name)
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals)
-        if numeric and isinstance(spec, dict) and not {"choice"} & set(spec):
+        if name == "carrier_frequency_hz":  # derived from the drawn bands: every band's carrier, in GHz
+            ghz = np.asarray([f for v in vals for f in v], dtype=float) / 1e9
+            ax.hist(ghz, bins=np.geomspace(ghz.min(), ghz.max() * 1.001, 30))
+            ax.set_xscale("log")
+            ax.set_xlabel("GHz", fontsize=8)
+        elif numeric and isinstance(spec, dict) and not {"choice"} & set(spec):
             data = np.asarray(vals, dtype=float)
             if "loguniform" in spec:
                 ax.hist(data, bins=np.geomspace(data.min(), data.max(), 20))

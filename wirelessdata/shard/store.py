@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import zarr
+import zarr.api.asynchronous
 import zarr.codecs
 from zarr.core.sync import sync
 from zarr.storage import LocalStore
@@ -418,27 +419,7 @@ def create_shard(url: str, layout: ShardLayout, overwrite: bool = False, schema:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            group = zarr.open_group(url, mode="w", zarr_format=3, attributes=attrs)
-        coord_names = [v.name for v in variables if v.coordinate and v.name not in v.dims]
-        for spec in variables:
-            shape = _shape(spec, layout)
-            arr_attrs: dict[str, Any] = {"units": spec.units, "long_name": spec.long_name}
-            if spec.per_sample and spec.name not in coord_names:
-                arr_attrs["coordinates"] = " ".join(coord_names)
-            arr = group.create_array(
-                spec.name,
-                shape=shape,
-                chunks=_chunks(spec, shape, layout, target),
-                dtype=spec.dtype,
-                fill_value=spec.default_fill(),
-                dimension_names=spec.dims,
-                attributes=arr_attrs,
-                **_codecs(spec),
-            )
-            if spec.dims[0] not in ("sample", "block", *(r.dim for r in layout.ragged)):
-                if spec.name not in layout.coords:
-                    raise StoreError(f"{url}: layout coords lack '{spec.name}' {spec.dims}")
-                arr[...] = np.asarray(layout.coords[spec.name], dtype=spec.dtype)
+            group = zarr.Group(sync(_create_arrays(url, attrs, layout, variables, target)))
         group.attrs["status"] = STATUS_INCOMPLETE
         consolidate(group)
     except StoreError:
@@ -446,6 +427,38 @@ def create_shard(url: str, layout: ShardLayout, overwrite: bool = False, schema:
     except OSError as exc:
         raise storage_error(url, "create the shard", exc) from exc
     return Shard(group, schema)
+
+
+async def _create_arrays(
+    url: str, attrs: dict[str, Any], layout: ShardLayout, variables: list[VariableSpec], target: int
+) -> zarr.AsyncGroup:
+    """The group at ``url`` with every array of ``variables`` created and its coordinates written, the arrays'
+    metadata written concurrently (a shard has some twenty arrays: one round trip instead of twenty)."""
+    group = await zarr.api.asynchronous.open_group(url, mode="w", zarr_format=3, attributes=attrs)
+    coord_names = [v.name for v in variables if v.coordinate and v.name not in v.dims]
+
+    async def create(spec: VariableSpec) -> None:
+        shape = _shape(spec, layout)
+        arr_attrs: dict[str, Any] = {"units": spec.units, "long_name": spec.long_name}
+        if spec.per_sample and spec.name not in coord_names:
+            arr_attrs["coordinates"] = " ".join(coord_names)
+        arr = await group.create_array(
+            spec.name,
+            shape=shape,
+            chunks=_chunks(spec, shape, layout, target),
+            dtype=spec.dtype,
+            fill_value=spec.default_fill(),
+            dimension_names=spec.dims,
+            attributes=arr_attrs,
+            **_codecs(spec),
+        )
+        if spec.dims[0] not in ("sample", "block", *(r.dim for r in layout.ragged)):
+            if spec.name not in layout.coords:
+                raise StoreError(f"{url}: layout coords lack '{spec.name}' {spec.dims}")
+            await arr.setitem(Ellipsis, np.asarray(layout.coords[spec.name], dtype=spec.dtype))
+
+    await asyncio.gather(*(create(spec) for spec in variables))
+    return group
 
 
 def open_shard(url: str) -> Shard:
