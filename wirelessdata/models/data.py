@@ -1,6 +1,6 @@
-"""The CSI a model run reads: the pretraining stream of a mixture from any step on, and outside it batches of one
-shard's samples, the held-out shards of a manifest split divided into evaluated and target-training samples, and
-the tuning subsets of the latter.
+"""The CSI a model run reads: the pretraining stream of a mixture from any step on (or one rank's rows of it),
+and outside it batches of one shard's samples, the held-out shards of a manifest split divided into evaluated and
+target-training samples, and the tuning subsets of the latter.
 
 The division is by a hash of ``sample_id`` (``mix.split.val_mask`` with the manifest's seed, salted), so ``evaluate``,
 ``finetune`` and every baseline see the same evaluated samples, and no target-training sample is evaluated.
@@ -16,7 +16,9 @@ import numpy as np
 import torch
 
 from wirelessdata.errors import ConfigError
+from wirelessdata.mix.loader import MixtureDataset
 from wirelessdata.mix.manifest import Manifest
+from wirelessdata.mix.order import Batch, Run
 from wirelessdata.mix.split import val_mask
 from wirelessdata.shard.read import ShardReader
 
@@ -141,3 +143,51 @@ def training_stream(dataset: Any) -> Callable[[int], Iterator[dict[str, Any]]]:
             yield from dataset  # a finished epoch moves the dataset to the next
 
     return from_step
+
+
+class RankRows(MixtureDataset):
+    """Rank ``rank`` of ``world_size``'s rows of every batch of a split's stream (distributed training).
+
+    The stream is :class:`~wirelessdata.mix.loader.MixtureDataset`'s with ``batch_size`` the global batch, for any
+    number of ranks; each rank reads only its rows of each batch: rows ``[n r / W, n (r + 1) / W)`` of a batch of
+    ``n`` samples (``batch_size / W`` of a full batch; a batch's rows are grouped by run, so the ranks read mostly
+    different runs). Every batch dict also holds ``"rows": (lo, hi, n)``, the global rows of its samples; a rank
+    with no row of a small batch (``n < W``) gets the batch's last sample as a stand-in, ``rows`` ``(n, n, n)``,
+    which must weigh nothing.
+
+    (The loader's own ``rank``/``world_size`` deal out whole batches, so that ``W`` batches of ``batch_size / W``
+    would make a global step: another stream for every ``W``.)
+    """
+
+    def __init__(self, manifest: Manifest, split: str, batch_size: int, rank: int, world_size: int) -> None:
+        if batch_size % world_size:
+            raise ConfigError(
+                f"batch size {batch_size} is not divisible by the {world_size} processes (WORLD_SIZE); choose a batch "
+                f"size that is a multiple of {world_size}, e.g. {batch_size - batch_size % world_size or world_size}"
+            )
+        super().__init__(manifest, split, batch_size=batch_size)
+        self.part = (rank, world_size)
+        self._sliced: tuple[int, tuple[list[Run], list[Batch]]] | None = None
+
+    def rows(self, n: int) -> tuple[int, int]:
+        """This rank's rows ``[lo, hi)`` of a batch of ``n`` samples (empty when ``n`` < world size)."""
+        rank, world = self.part
+        return n * rank // world, n * (rank + 1) // world
+
+    def plan(self, epoch: int) -> tuple[list[Run], list[Batch]]:
+        """The epoch's runs and, of each batch, this rank's rows (or its stand-in)."""
+        if self._sliced is None or self._sliced[0] != epoch:
+            runs, batches = super().plan(epoch)
+            mine = []
+            for b in batches:
+                lo, hi = self.rows(b.indices.size)
+                lo, hi = (lo, hi) if hi > lo else (b.indices.size - 1, b.indices.size)
+                mine.append(Batch(b.shard, b.runs[lo:hi], b.indices[lo:hi]))
+            self._sliced = (epoch, (runs, mine))
+        return self._sliced[1]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for batch in super().__iter__():
+            n = super().plan(batch["epoch"])[1][batch["batch_index"]].indices.size
+            lo, hi = self.rows(n)
+            yield {**batch, "rows": (lo, hi, n) if hi > lo else (n, n, n)}

@@ -12,6 +12,12 @@ atomically every ``checkpoint_every`` steps and at the end) and ``model_card.jso
 
 :func:`train_on_manifest` is ``wirelessdata train``: the stream of a mixture manifest's ``train`` split, checked on
 fixed samples of its ``val`` split.
+
+Under ``torchrun`` (:mod:`wirelessdata.models.distributed`) the model is wrapped in ``DistributedDataParallel``;
+every rank trains on its rows of each global batch (:class:`~wirelessdata.models.data.RankRows`), with the noise
+and masks a one-process run draws for the whole batch, and the masked MSE over the global batch's hidden patches:
+the one-process loss curve to float rounding; a run resumes exactly with any number of processes. Rank 0 alone
+writes the checkpoint and model card, calls ``on_step`` and runs the held-out checks (the others wait for it).
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from wirelessdata.errors import ConfigError, WirelessDataError
 from wirelessdata.mix.loader import MixtureDataset
 from wirelessdata.mix.manifest import load_manifest
+from wirelessdata.models import distributed
 from wirelessdata.models.checkpoint import (
     CHECKPOINT,
     CHECKPOINT_FORMAT,
@@ -43,10 +51,11 @@ from wirelessdata.models.checkpoint import (
     read_model_card,
 )
 from wirelessdata.models.config import TrainConfig, default_device
-from wirelessdata.models.data import split_batches, training_stream
-from wirelessdata.models.masking import make_mask
+from wirelessdata.models.data import RankRows, split_batches, training_stream
+from wirelessdata.models.masking import TokenMask, make_mask
 from wirelessdata.models.objective import masked_losses, objective_inputs
 from wirelessdata.models.wifo import WiFo, masked_mse
+from wirelessdata.tasks.noise import noise_std
 
 Batches = Iterable[Mapping[str, Any]] | Callable[[int], Iterable[Mapping[str, Any]]]
 #: A held-out check of a model: mask → {"model": masked loss, "zeros": the all-zero prediction's}
@@ -104,8 +113,8 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 class _Run:
     """Model, optimiser, schedule and RNG of one run, with their state as a checkpoint dict."""
 
-    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
-        self.cfg, self.device = cfg, device
+    def __init__(self, cfg: TrainConfig, device: torch.device, ranks: distributed.Ranks) -> None:
+        self.cfg, self.device, self.ranks = cfg, device, ranks
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.model = WiFo(cfg.model_config()).to(device)
@@ -124,6 +133,12 @@ class _Run:
         self.best: dict[str, Any] | None = None  # {"step", "loss", "model": state_dict on the CPU}
         self.stale = 0  # checks since the best one
         self.stopped = False  # early stopping ended the run
+        self.net: nn.Module = self.model  # what the steps call: the model, or its DistributedDataParallel wrapper
+
+    def share(self) -> None:
+        """Wrap the model in ``DistributedDataParallel`` (after loading any checkpoint: rank 0's weights win)."""
+        ids = [self.device] if self.device.type == "cuda" else None
+        self.net = DistributedDataParallel(self.model, device_ids=ids)
 
     def autocast(self) -> Any:
         """bf16 autocast on CUDA (tensor cores; fp32 master weights); nothing on the CPU."""
@@ -144,21 +159,24 @@ class _Run:
         return self.stopped
 
     def train_step(self, batch: Mapping[str, Any]) -> float:
-        """One optimiser step on ``batch``; returns the loss (masked MSE, averaged over the masks of the step)."""
-        noisy, target, grid = objective_inputs(
-            batch.get("csi"), self.cfg.patch, self.cfg.snr_db, self.generator, self.device
-        )
+        """One optimiser step on ``batch``; returns the loss (masked MSE, averaged over the masks of the step; over
+        the global batch when distributed)."""
         self.model.train()
-        kinds = self.cfg.masks
-        if self.cfg.mask_schedule == "sample":
-            kinds = (kinds[int(torch.randint(len(kinds), (), generator=self.generator))],)
-        loss = torch.zeros((), device=self.device)
-        for kind in kinds:
-            mask = make_mask(kind, noisy.shape[0], grid, self.cfg.mask_ratio, self.generator)
-            with self.autocast():
-                pred = self.model(noisy, mask)
-            loss = loss + masked_mse(pred.float(), target, mask) / len(kinds)
-        value = loss.item()
+        if self.ranks.distributed:
+            loss, global_loss = self._rank_loss(batch)
+            value = global_loss.item()
+        else:
+            noisy, target, grid = objective_inputs(
+                batch.get("csi"), self.cfg.patch, self.cfg.snr_db, self.generator, self.device
+            )
+            kinds = self._kinds()
+            loss = torch.zeros((), device=self.device)
+            for kind in kinds:
+                mask = make_mask(kind, noisy.shape[0], grid, self.cfg.mask_ratio, self.generator)
+                with self.autocast():
+                    pred = self.model(noisy, mask)
+                loss = loss + masked_mse(pred.float(), target, mask) / len(kinds)
+            value = loss.item()
         self._finite("loss", value)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -169,6 +187,46 @@ class _Run:
         self.step += 1
         self.losses.append(value)
         return value
+
+    def _kinds(self) -> tuple[str, ...]:
+        """The masks of this step: all of ``cfg.masks``, or one drawn from the generator (``mask_schedule`` sample)."""
+        kinds = self.cfg.masks
+        if self.cfg.mask_schedule == "sample":
+            kinds = (kinds[int(torch.randint(len(kinds), (), generator=self.generator))],)
+        return kinds
+
+    def _rank_loss(self, batch: Mapping[str, Any]) -> tuple[Tensor, Tensor]:
+        """This rank's share of a distributed step: ``(loss to back-propagate, the step's loss)``, scalars.
+
+        ``batch["rows"] = (lo, hi, n)``: the CSI holds rows ``lo..hi`` of a global batch of ``n`` samples (a
+        weightless stand-in when ``lo == hi``). Noise ``[n, 2, T, N, K]`` and masks ``[n, L]`` are drawn for the
+        whole global batch, as one process draws them, and sliced. Each rank's loss is its sum over hidden patches
+        divided by the global batch's hidden count, times the world size (DDP averages the gradients over ranks):
+        the gradient is the one-process gradient of the global batch; the step's loss is the sum over ranks.
+        """
+        if "rows" not in batch:
+            raise ConfigError(
+                "under torchrun, train() needs each rank's rows of the global batches (batch dicts with 'rows', e.g. "
+                "from wirelessdata.models.data.RankRows); use train_on_manifest or wirelessdata train"
+            )
+        lo, hi, n = (int(v) for v in batch["rows"])
+        take, weight = (slice(lo, hi), 1.0) if hi > lo else (slice(n - 1, n), 0.0)
+        x, target, grid = objective_inputs(batch.get("csi"), self.cfg.patch, None, self.generator, self.device)
+        noisy = x
+        if self.cfg.snr_db is not None:  # add_noise's draw, for the whole global batch
+            std = noise_std(x, self.cfg.snr_db).view(-1, *([1] * (x.dim() - 1)))
+            noise = torch.randn((n, *x.shape[1:]), generator=self.generator, dtype=x.dtype)[take]
+            noisy = x + noise.to(self.device) * std
+        kinds = self._kinds()
+        loss = torch.zeros((), device=self.device)
+        for kind in kinds:
+            whole = make_mask(kind, n, grid, self.cfg.mask_ratio, self.generator)
+            mask = TokenMask(keep=whole.keep[take], masked=whole.masked[take])
+            with self.autocast():
+                pred = self.net(noisy, mask)
+            share = weight * mask.masked.sum().item() / whole.masked.sum().item()
+            loss = loss + masked_mse(pred.float(), target, mask) * (share / len(kinds))
+        return loss * self.ranks.world_size, distributed.all_sum(loss)
 
     def _finite(self, what: str, value: float) -> None:
         """Refuse a step whose loss or gradient is NaN or infinite (the weights are left as they were)."""
@@ -205,6 +263,7 @@ class _Run:
 
 
 def _write_card(out_dir: Path, run: _Run, data: Any, seconds: float, samples: int, init: Any) -> Path:
+    """Write the run's model card (rank 0 of a distributed run)."""
     path = out_dir / MODEL_CARD
     previous = read_model_card(out_dir)
     card = {
@@ -225,7 +284,12 @@ def _write_card(out_dir: Path, run: _Run, data: Any, seconds: float, samples: in
             "validation": run.validation,
             "best_step": run.best["step"] if run.best else run.step,
             "stopped_early": run.stopped,
-            "last_session": {"samples": samples, "seconds": round(seconds, 3), "device": str(run.device)},
+            "last_session": {
+                "samples": samples,
+                "seconds": round(seconds, 3),
+                "device": str(run.device),
+                "processes": run.ranks.world_size,
+            },
             "torch": torch.__version__,
         },
         "metrics": previous.get("metrics", {}),
@@ -291,21 +355,48 @@ def train(
     :param on_step: called after every step (after the checkpoint of that step is written).
     :param keep_every: also keep a copy of the checkpoint and model card every ``keep_every`` steps (0: never)
         in ``out_dir/snapshots/step-NNNNNN/``, a run directory of its own (for learning curves: ``evaluate`` it).
-    :param device: default CUDA when present, else CPU.
+    :param device: default CUDA when present, else CPU (under torchrun: ``cuda:LOCAL_RANK``, else CPU).
     :param data: JSON-able description of the training data (e.g. the manifest) for the model card.
     :param validate: held-out check run every ``cfg.eval_every`` steps and at the end (per-mask learning curves in
         the checkpoint and model card); with ``cfg.patience`` it also stops the run and keeps the best weights.
     :param init: a pretrained run (directory or checkpoint) whose weights start this run (fine-tuning; same
         architecture); ignored on resume, where the checkpoint holds the weights.
-    :raises WirelessDataError: no batches, bad CSI, corrupt checkpoint, or a different config on resume.
+    :raises WirelessDataError: no batches, bad CSI, corrupt checkpoint, or a different config on resume; under
+        torchrun, prefixed with the rank, or another rank died or hung past the timeout.
+
+    Under torchrun (``WORLD_SIZE`` > 1) every rank calls this with its rows of the global batches (``"rows"`` in
+    each batch dict: :class:`~wirelessdata.models.data.RankRows`); see the module docstring. Every rank returns the
+    steps and loss curve; only rank 0's result holds the held-out checks.
     """
-    out_dir = Path(out_dir)
     if keep_every < 0:
         raise ConfigError(f"keep_every must be 0 (off) or a positive number of steps, got {keep_every}")
-    run = _Run(cfg, torch.device(device) if device else default_device())
+    with distributed.process_group(device) as ranks:
+        run = _Run(cfg, ranks.device or default_device(), ranks)
+        with distributed.errors_named(ranks, lambda: run.step + 1):
+            return _train(
+                run, batches, Path(out_dir), resume, on_step, checkpoint_every, keep_every, data, validate, init
+            )
+
+
+def _train(
+    run: _Run,
+    batches: Batches,
+    out_dir: Path,
+    resume: bool,
+    on_step: Callable[[StepInfo], None] | None,
+    checkpoint_every: int,
+    keep_every: int,
+    data: Any,
+    validate: Validate | None,
+    init: Path | None,
+) -> TrainResult:
+    """:func:`train` of ``run`` in this process (one of ``run.ranks``)."""
+    cfg, ranks = run.cfg, run.ranks
     origin = _initialise(run, Path(init)) if init is not None and not (out_dir / CHECKPOINT).exists() else None
     out_dir.mkdir(parents=True, exist_ok=True)
     _resume(run, out_dir, resume)
+    if ranks.distributed:
+        run.share()
     start, saved, samples, began = run.step, run.step, 0, time.perf_counter()
     stream = batches(start) if callable(batches) else itertools.islice(batches, start, None)
 
@@ -313,6 +404,8 @@ def train(
         return keep_every > 0 and run.step % keep_every == 0
 
     def save() -> None:
+        if not ranks.main:
+            return
         atomic_write(out_dir / CHECKPOINT, lambda p: torch.save(run.state(), p))
         _write_card(out_dir, run, data, time.perf_counter() - began, samples, origin)
         if kept():
@@ -320,28 +413,34 @@ def train(
 
     for _, batch in zip(range(start, cfg.steps if not run.stopped else start), stream, strict=False):
         shard = str(batch.get("shard", "?"))
+        distributed.heartbeat(ranks, run.step + 1)
         try:
             loss = run.train_step(batch)
         except WirelessDataError as exc:
             raise type(exc)(f"shard {shard}: {exc}") from None
-        samples += int(batch["csi"].shape[0])
-        due = run.step % cfg.eval_every == 0 or run.step == cfg.steps
-        stop = validate is not None and due and run.check(validate)
+        samples += int(batch["rows"][2]) if ranks.distributed else int(batch["csi"].shape[0])
+        due = validate is not None and (run.step % cfg.eval_every == 0 or run.step == cfg.steps)
+        stop = due and ranks.main and run.check(validate)
+        if due and ranks.distributed:
+            stop = run.stopped = distributed.from_main(stop, run.device)
         if stop or run.step % checkpoint_every == 0 or run.step == cfg.steps or kept():
             save()
             saved = run.step
-        if on_step is not None:
+        if on_step is not None and ranks.main:
             lr = run.scheduler.get_last_lr()[0]
             on_step(StepInfo(run.step, cfg.steps, loss, lr, samples, shard, time.perf_counter() - began))
         if stop:
             break
     if run.step == 0:
         raise WirelessDataError("no training batches: the data selects no training samples")
-    checked = validate is not None and not run.stopped and (not run.validation or run.validation[-1]["step"] < run.step)
+    late = not run.validation or run.validation[-1]["step"] < run.step
+    checked = validate is not None and ranks.main and not run.stopped and late
     if checked:
         run.check(validate)  # the stream ended between checks
     if run.step != saved or checked:
         save()
+    if ranks.distributed:
+        distributed.barrier(run.device)  # the checkpoint is written when train returns on any rank
     return TrainResult(
         checkpoint=out_dir / CHECKPOINT,
         model_card=out_dir / MODEL_CARD,
@@ -356,7 +455,7 @@ def train(
 
 
 def train_on_manifest(
-    manifest: Path,
+    manifest: str | Path,
     cfg: TrainConfig,
     out_dir: Path,
     *,
@@ -370,10 +469,18 @@ def train_on_manifest(
     samples, with the held-out check (masked loss of every mask of ``cfg``, next to the all-zero prediction's) on up
     to ``eval_samples`` samples of its ``val`` split (no check when it has none).
 
+    Under torchrun, ``batch_size`` is the global batch: each rank reads its ``batch_size / WORLD_SIZE`` rows of
+    every batch (the stream does not depend on the number of processes); the checks run on rank 0.
+
     :returns: the run's result and the number of held-out samples checked (0 without a ``val`` split).
+    :raises ConfigError: under torchrun, a ``batch_size`` that ``WORLD_SIZE`` does not divide.
     """
     m = load_manifest(manifest)
-    ds = MixtureDataset(m, "train", batch_size=batch_size)
+    ranks = distributed.launched()
+    if ranks.distributed:
+        ds: MixtureDataset = RankRows(m, "train", batch_size, ranks.rank, ranks.world_size)
+    else:
+        ds = MixtureDataset(m, "train", batch_size=batch_size)
     held = split_batches(m, "val", eval_samples, batch_size) if "val" in m.splits else []
 
     def validate(net: WiFo) -> dict[str, dict[str, float]]:
