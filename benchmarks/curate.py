@@ -46,7 +46,7 @@ from wirelessdata.shard.info import shard_info
 from wirelessdata.shard.read import ShardReader
 from wirelessdata.shard.schema import load_schema
 from wirelessdata.shard.store import create_shard
-from wirelessdata.shard.validate import find_shards
+from wirelessdata.shard.url import find_shards
 
 SIZES = {"time": 4, "subcarrier": 16, "bs_ant": 8, "ue_ant": 1}
 SHARD_SAMPLES, BLOCK = 5000, 1000

@@ -255,7 +255,7 @@ def test_cli_default_command_compare_and_errors(tmp_path):
     res = runner.invoke(app, ["curate", str(empty)])
     assert isinstance(res.exception, CatalogError) and "catalog rebuild" in str(res.exception)
     res = runner.invoke(app, ["curate", "compare", a, str(empty)])
-    assert "no shard there" in str(res.exception)
+    assert "no shard (*.zarr group with zarr.json) there" in str(res.exception)
     assert "threshold 5.0" in str(runner.invoke(app, ["curate", str(tmp_path), "--threshold", "5"]).exception)
 
 

@@ -87,11 +87,15 @@ class Catalog:
 
     :param path: the SQLite file.
     :param create: create it (and its folder) when absent; otherwise a missing file is a :class:`CatalogError`.
+    :param base: the URL of the remote dataset root whose catalog ``path`` is a local copy of
+        (:mod:`wirelessdata.catalog.home`): shard keys are relative to it; None for a local catalog, whose keys are
+        relative to its folder.
     """
 
-    def __init__(self, path: Path, create: bool = False) -> None:
+    def __init__(self, path: Path, create: bool = False, base: str | None = None) -> None:
         self.path = Path(path)
         self.folder = self.path.resolve().parent
+        self.base = None if base is None else str(base).rstrip("/")
         if not self.path.is_file():
             if not create:
                 raise CatalogError(f"no catalog at {self.path}")
@@ -114,19 +118,25 @@ class Catalog:
 
     # keys ---------------------------------------------------------------------------------------
     def key(self, url: str) -> str:
-        """The row key of the shard at ``url``: relative to the catalog's folder when below it, else absolute."""
+        """The row key of the shard at ``url``: relative to the catalog's folder (or remote root) when below it,
+        else absolute."""
+        if self.base is not None:
+            url = str(url).rstrip("/")
+            return "." if url == self.base else url.removeprefix(f"{self.base}/")
         path = Path(_local(url, "shard")).resolve()
         return path.relative_to(self.folder).as_posix() if path.is_relative_to(self.folder) else str(path)
 
     def resolve(self, key: str) -> str:
-        """The shard path of a row key."""
+        """The shard path (or URL) of a row key."""
+        if self.base is not None:
+            return key if is_url(key) else f"{self.base}/{key}"
         return os.path.join(self.folder, key)  # an absolute key stays itself
 
     def scope(self, root: str) -> tuple[str, list[Any]]:
         """SQL condition (and its parameters) keeping the rows of shards under ``root``."""
         prefix = self.key(root)
         if prefix == ".":  # the catalog's own folder: the relative keys
-            return "substr(shard, 1, 1) != '/'", []
+            return "substr(shard, 1, 1) != '/' AND instr(shard, '://') = 0", []
         prefix = prefix.rstrip("/") + "/"
         return "substr(shard, 1, ?) = ?", [len(prefix), prefix]
 
@@ -197,7 +207,8 @@ class Catalog:
 
     # internals ----------------------------------------------------------------------------------
     def _init(self) -> None:
-        self._set_journal_mode("DELETE" if _on_network_fs(self.path) else "WAL")
+        # a local copy of a remote catalog is one file (no WAL beside it), so that it can be put back as it is
+        self._set_journal_mode("DELETE" if self.base is not None or _on_network_fs(self.path) else "WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         version = self._version()
         if version is None:

@@ -11,14 +11,19 @@ from typing import Any
 
 from wirelessdata.catalog.db import CATALOG_FILE, Catalog, CatalogError, catalog_path, explicit_catalog
 from wirelessdata.catalog.fields import CONFIG_FIELDS, DIST_FIELDS, JSON_FIELDS
+from wirelessdata.catalog.home import open_root_catalog, remote_root
 from wirelessdata.catalog.where import where_sql
+from wirelessdata.shard.url import exists, is_remote, join
 
 LIST_COLUMNS = tuple(f.name for f in (*CONFIG_FIELDS, *DIST_FIELDS))
 """Columns of :func:`ls` rows (besides ``path``): everything except the recipe and the histograms."""
 
 
 def open_catalog(root: str, catalog: str | None = None) -> Catalog:
-    """The existing catalog of ``root`` (see :func:`~wirelessdata.catalog.db.catalog_path`)."""
+    """The existing catalog of ``root`` (see :func:`~wirelessdata.catalog.db.catalog_path`; a remote root's is a
+    local copy of ``ROOT/catalog.sqlite``, :mod:`wirelessdata.catalog.home`)."""
+    if remote_root(root, catalog):
+        return open_root_catalog(root, catalog)
     path = catalog_path(root, catalog)
     if not path.is_file():
         if not Path(root).is_dir():
@@ -51,19 +56,25 @@ def show(shard: str, catalog: str | None = None) -> dict[str, Any]:
     The catalog is ``catalog``, else ``$WIRELESSDATA_CATALOG``, else the nearest ``catalog.sqlite`` in a
     folder above the shard.
     """
-    path = explicit_catalog(catalog) or _find_catalog(Path(shard))
-    with Catalog(path) as cat:
+    if explicit_catalog(catalog) is None and is_remote(shard):
+        root = _remote_root_of(shard)
+        where = join(root, CATALOG_FILE)
+        opened = open_root_catalog(root)
+    else:
+        path = explicit_catalog(catalog) or _find_catalog(Path(shard))
+        root, where, opened = str(path.parent), str(path), Catalog(path)
+    with opened as cat:
         rows = cat.select("shard = ?", [cat.key(shard)])
         if not rows:
             raise CatalogError(
-                f"{shard}: not in the catalog {path}; register it with `wirelessdata catalog rebuild ROOT`"
+                f"{shard}: not in the catalog {where}; register it with `wirelessdata catalog rebuild ROOT`"
             )
         row = _decoded(rows[0])
         row["path"] = cat.resolve(row["shard"])
-    if row["status"] != "missing" and not Path(row["path"]).exists():
+    if row["status"] != "missing" and not exists(row["path"]):
         raise CatalogError(
-            f"{shard}: gone from disk but listed as {row['status']} in {path}; run `wirelessdata catalog rebuild "
-            f"{path.parent}` to mark it missing (and to register it where it moved, if under that root)"
+            f"{shard}: gone from disk but listed as {row['status']} in {where}; run `wirelessdata catalog rebuild "
+            f"{root}` to mark it missing (and to register it where it moved, if under that root)"
         )
     return row
 
@@ -89,6 +100,21 @@ def dumps_rows(rows: Sequence[dict[str, Any]]) -> str:
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, **{f.name: json.loads(row[f.name]) if row.get(f.name) else None for f in JSON_FIELDS}}
+
+
+def _remote_root_of(shard: str) -> str:
+    """The nearest URL above a remote shard holding a ``catalog.sqlite`` object."""
+    scheme, rest = shard.rstrip("/").split("://", 1)
+    parts = rest.split("/")[:-1]
+    while parts:
+        root = f"{scheme}://{'/'.join(parts)}"
+        if exists(join(root, CATALOG_FILE)):
+            return root
+        parts.pop()
+    raise CatalogError(
+        f"no {CATALOG_FILE} above {shard}; run `wirelessdata catalog rebuild ROOT` on its dataset root "
+        "or pass --catalog"
+    )
 
 
 def _find_catalog(shard: Path) -> Path:

@@ -8,21 +8,20 @@ rows whose shard is gone from disk as ``missing``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from wirelessdata.catalog.db import Catalog, CatalogError, catalog_path
+from wirelessdata.catalog.db import CATALOG_FILE, Catalog, CatalogError
 from wirelessdata.catalog.fields import ATTR_FIELDS
+from wirelessdata.catalog.home import update_catalog
 from wirelessdata.errors import StoreError
 from wirelessdata.shard.schema import load_schema
 from wirelessdata.shard.stats import METRICS, STATS_VERSION, SUMMARY_STATS, shard_stats
 from wirelessdata.shard.store import STATUS_COMPLETE, open_group, shard_checksum
-from wirelessdata.shard.validate import find_shards
+from wirelessdata.shard.url import exists, find_shards, join, stored_bytes
 
 STATUS_INVALID = "invalid"
 STATUS_INCOMPLETE = "incomplete"
@@ -37,10 +36,13 @@ def register_shard(root: str, url: str, catalog: str | None = None) -> dict[str,
     :param url: the shard path.
     :returns: the row written.
     """
-    with Catalog(catalog_path(root, catalog), create=True) as cat:
+
+    def change(cat: Catalog) -> dict[str, Any]:
         row = shard_row(cat, url)
         cat.upsert([row])
-    return row
+        return row
+
+    return update_catalog(root, catalog, change)
 
 
 @dataclass
@@ -61,13 +63,13 @@ def rebuild(root: str, catalog: str | None = None) -> RebuildReport:
     outdated); a row that differs, e.g. by checksum or status, is ``changed``; a row under ``root``
     whose shard is gone is marked ``missing``. All of it is written in one transaction.
     """
-    folder = Path(root)
-    if not folder.is_dir():
+    if not exists(root):
         raise CatalogError(f"{root}: no such folder; give the dataset root holding the *.zarr shards")
-    if (folder / "zarr.json").is_file():
+    if exists(join(root, "zarr.json")):
         raise CatalogError(f"{root} is a shard; give the folder holding it")
-    with Catalog(catalog_path(root, catalog), create=True) as cat:
-        report = RebuildReport(str(cat.path))
+
+    def change(cat: Catalog) -> RebuildReport:
+        report = RebuildReport(cat.base and join(cat.base, CATALOG_FILE) or str(cat.path))
         scope, params = cat.scope(root)
         old = {r["shard"]: r for r in cat.select(scope, params)}
         rows = [shard_row(cat, url) for url in find_shards(root)]
@@ -80,7 +82,9 @@ def rebuild(root: str, catalog: str | None = None) -> RebuildReport:
         with cat.transaction():
             cat.upsert([r for r in rows if old.get(r["shard"]) != r])
             cat.mark_missing(report.missing)
-    return report
+        return report
+
+    return update_catalog(root, catalog, change)
 
 
 def shard_row(cat: Catalog, url: str) -> dict[str, Any]:
@@ -91,7 +95,7 @@ def shard_row(cat: Catalog, url: str) -> dict[str, Any]:
     store that cannot be opened gives an ``invalid`` row.
     """
     key = cat.key(url)
-    if not os.path.exists(url):
+    if not exists(url):
         raise CatalogError(f"{url}: no shard there (moved or deleted?); give its current path")
     try:
         group = open_group(url)
@@ -115,7 +119,7 @@ def shard_row(cat: Catalog, url: str) -> dict[str, Any]:
         stats=stats,
         status=status,
         problem=problem,
-        nbytes=_disk_bytes(url),
+        nbytes=stored_bytes(url),
         csi_shape=tuple(csi.shape[1:]) if csi is not None else None,
     )
 
@@ -180,8 +184,3 @@ def _status(attrs: Mapping[str, Any], arrays: Mapping[str, Any]) -> tuple[str, s
     if attrs.get("checksum") != shard_checksum(blocks):
         return STATUS_INVALID, "block checksums differ from the committed shard checksum (changed after commit)"
     return STATUS_COMPLETE, None
-
-
-def _disk_bytes(path: str) -> int:
-    """Bytes of the files under ``path``."""
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)

@@ -151,7 +151,9 @@ export_app.command("hdf5")(
 
 def card_command(
     root: Annotated[str, typer.Argument(help="Dataset root (the folder holding the shards and catalog.sqlite).")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the card files (default ROOT).")] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", "-o", help="Folder (or URL) for the card files (default ROOT).")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Dataset name (default: the root's folder name).")] = None,
     license_id: Annotated[
         str, typer.Option("--license", help="SPDX licence id of the corpus, e.g. CC-BY-4.0 (default: other).")

@@ -111,7 +111,7 @@ def _print(manifest: Manifest) -> None:
 def build(
     spec: Annotated[Path, typer.Argument(help="Mixture spec TOML (see catalog/).")],
     root: Annotated[str, typer.Option(help="Dataset root with its catalog.")] = "wirelessdata-out",
-    out: Annotated[Path, typer.Option(help="Manifest JSON to write.")] = Path("manifest.json"),
+    out: Annotated[str, typer.Option(help="Manifest JSON to write (a path or a URL).")] = "manifest.json",
 ) -> None:
     """Resolve a spec against the catalog into a manifest pinned by shard checksums; refuse one that leaks."""
     from wirelessdata.curate.leakage import refuse_leaks
@@ -125,14 +125,14 @@ def build(
 
 
 @mix_app.command()
-def show(manifest: Annotated[Path, typer.Argument(help="Manifest JSON.")]) -> None:
+def show(manifest: Annotated[str, typer.Argument(help="Manifest JSON (a path or a URL).")]) -> None:
     """Print a manifest's sources, proportions and distributions (and balanced histograms)."""
     _print(load_manifest(manifest))
 
 
 @mix_app.command()
 def plot(
-    manifest: Annotated[Path, typer.Argument(help="Manifest JSON with a balanced source.")],
+    manifest: Annotated[str, typer.Argument(help="Manifest JSON with a balanced source (a path or a URL).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Image file (.png, .pdf, .svg).")] = Path(
         "balance.png"
     ),
@@ -144,7 +144,7 @@ def plot(
 
 
 @mix_app.command()
-def check(manifest: Annotated[Path, typer.Argument(help="Manifest JSON.")]) -> None:
+def check(manifest: Annotated[str, typer.Argument(help="Manifest JSON (a path or a URL).")]) -> None:
     """Check that every shard of a manifest is in place and unchanged, and that nothing leaks from training."""
     from wirelessdata.curate.leakage import refuse_leaks
 

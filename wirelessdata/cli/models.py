@@ -12,7 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-Manifest_ = Annotated[Path, typer.Option("--manifest", help="Mixture manifest JSON (wirelessdata mix build).")]
+Manifest_ = Annotated[
+    str, typer.Option("--manifest", help="Mixture manifest JSON, a path or a URL (wirelessdata mix build).")
+]
 
 
 def _console() -> Console:
@@ -57,7 +59,10 @@ def train(
 ) -> None:
     """Pretrain the WiFo-style masked autoencoder on a manifest's training split (CPU or GPU); prints the held-out
     masked loss of every mask next to the all-zero prediction's."""
+    from contextlib import nullcontext
+
     from wirelessdata.models.config import TrainConfig
+    from wirelessdata.models.distributed import launched
     from wirelessdata.models.train import train_on_manifest
     from wirelessdata.progress import progress_bars
 
@@ -75,8 +80,9 @@ def train(
         seed=seed,
     )
     console = _console()
-    with progress_bars() as progress:
-        task = progress.add_task(f"train {model}", total=steps)
+    main = launched().main
+    with progress_bars() if main else nullcontext() as progress:
+        task = progress.add_task(f"train {model}", total=steps) if main else None
 
         def on_step(info: Any) -> None:
             progress.update(task, completed=info.step, description=f"train {model} loss {info.loss:.4f}")
@@ -91,6 +97,8 @@ def train(
             keep_every=keep_every,
             on_step=on_step,
         )
+    if not main:
+        return
     console.print(
         f"trained {result.step} steps, {result.samples} samples in {result.seconds:.0f} s "
         f"({result.samples / max(result.seconds, 1e-9):.1f} samples/s), final loss {result.losses[-1]:.4f}; "

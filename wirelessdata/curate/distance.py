@@ -30,7 +30,7 @@ from wirelessdata.curate.embedding import check_shape, embedding_frechet, load_e
 from wirelessdata.curate.frechet import frechet_distance, sample_blocks
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.shard.stats import angular_spread, csi_power_db
-from wirelessdata.shard.validate import find_shards
+from wirelessdata.shard.validate import shard_urls
 
 
 @dataclass(frozen=True)
@@ -136,17 +136,6 @@ def shard_features(url: str, max_samples: int | None = None) -> np.ndarray:
     return np.concatenate([csi_features(b["csi"], times, subcarriers) for _s, b in iter_blocks(info, ["csi"], blocks)])
 
 
-def expand(paths: Sequence[str]) -> list[str]:
-    """Shard paths of ``paths``: each a shard, or a folder whose ``*.zarr`` shards are taken."""
-    out = []
-    for p in paths:
-        found = find_shards(p) if Path(p).is_dir() else []
-        if not found:
-            raise WirelessDataError(f"{p}: no shard there; give a *.zarr shard or a folder holding shards")
-        out += found
-    return out
-
-
 def mmd2(a: np.ndarray, b: np.ndarray, seed: int = 0) -> float:
     """Unbiased squared MMD between ``a`` [n, F] and ``b`` [m, F] with a median-heuristic Gaussian kernel."""
     rng = np.random.default_rng(seed)
@@ -239,7 +228,7 @@ def distance_matrix(sets: Sequence[np.ndarray], standardise: bool = True) -> np.
 
 def load_features(paths: Sequence[str], max_samples: int | None = 2048) -> dict[str, np.ndarray]:
     """Features of every shard of ``paths`` (shards or folders of shards), by shard path."""
-    return {u: shard_features(u, max_samples) for u in expand(paths)}
+    return {u: shard_features(u, max_samples) for u in shard_urls(paths)}
 
 
 def compare(
@@ -256,7 +245,7 @@ def compare(
         its encoder's embeddings (:mod:`wirelessdata.curate.embedding`).
     :param device: torch device for the encoder (default: CUDA when present).
     """
-    urls_a, urls_b = expand(a), expand(b)
+    urls_a, urls_b = shard_urls(a), shard_urls(b)
     fa, fb = (np.concatenate([shard_features(u, max_samples) for u in urls]) for urls in (urls_a, urls_b))
     result = feature_distance(fa, fb)
     if checkpoint is None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from wirelessdata.catalog.coverage import drawn
 from wirelessdata.catalog.db import CatalogError
 from wirelessdata.errors import ConfigError, StoreError
 from wirelessdata.shard.store import open_group
+from wirelessdata.shard.url import exists, is_remote, join, read_bytes, relative, shard_name, write_bytes
 
 CROISSANT_FILE = "croissant.json"
 CARD_FILE = "README.md"
@@ -111,13 +111,8 @@ def size_category(samples: int) -> str:
     return SIZE_CATEGORIES[min(decade, len(SIZE_CATEGORIES) - 1)]
 
 
-def _digests(path: Path) -> tuple[str, str]:
-    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(2**20), b""):
-            sha.update(chunk)
-            md5.update(chunk)
-    return sha.hexdigest(), md5.hexdigest()
+def _digests(data: bytes) -> tuple[str, str]:
+    return hashlib.sha256(data).hexdigest(), hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def shard_fields(url: str) -> list[dict[str, Any]]:
@@ -156,7 +151,7 @@ def complete_rows(root: str, where: Sequence[str] = (), catalog: str | None = No
 
 def croissant(
     rows: Sequence[dict[str, Any]],
-    out: Path,
+    out: str,
     name: str,
     license_id: str,
     url: str | None = None,
@@ -166,10 +161,10 @@ def croissant(
     distribution: list[dict[str, Any]] = []
     record_sets: list[dict[str, Any]] = []
     for row in rows:
-        shard = Path(row["path"])
-        sid = shard.name.removesuffix(".zarr")
-        rel = Path(os.path.relpath(shard, out)).as_posix()
-        sha, md5 = _digests(shard / "zarr.json")
+        sid = shard_name(row["path"])
+        rel = relative(row["path"], out)
+        metadata = read_bytes(join(row["path"], "zarr.json"), "shard metadata")
+        sha, md5 = _digests(metadata)
         distribution += [
             {
                 "@type": "cr:FileObject",
@@ -179,7 +174,7 @@ def croissant(
                 f"{row['checksum']} is the sha256 over the block checksums of every data chunk",
                 "contentUrl": f"{rel}/zarr.json",
                 "encodingFormat": "application/json",
-                "contentSize": f"{(shard / 'zarr.json').stat().st_size} B",
+                "contentSize": f"{len(metadata)} B",
                 "sha256": sha,
                 "md5": md5,
             },
@@ -242,7 +237,7 @@ def croissant(
 
 def markdown(
     rows: Sequence[dict[str, Any]],
-    out: Path,
+    out: str,
     name: str,
     license_id: str,
     croissant_file: str,
@@ -266,8 +261,8 @@ def markdown(
         ),
         "configs": [
             {
-                "config_name": Path(r["path"]).name.removesuffix(".zarr"),
-                "data_files": [{"split": "train", "path": f"{Path(os.path.relpath(r['path'], out)).as_posix()}/**"}],
+                "config_name": shard_name(r["path"]),
+                "data_files": [{"split": "train", "path": f"{relative(r['path'], out)}/**"}],
             }
             for r in rows
         ],
@@ -290,7 +285,7 @@ def markdown(
         "",
         "```python",
         "import xarray",
-        f"ds = xarray.open_zarr('{Path(os.path.relpath(rows[0]['path'], out)).as_posix()}')",
+        f"ds = xarray.open_zarr('{relative(rows[0]['path'], out)}')",
         "ds.csi   # (sample, time, subcarrier, bs_ant, ue_ant) complex64, linear, path loss included",
         "```",
         "",
@@ -309,7 +304,7 @@ def markdown(
             else "-"
         )
         lines.append(
-            f"| `{Path(r['path']).name}` | {r['generator']} | {r['band']} | {r['scenario']} | {r['num_samples']} "
+            f"| `{shard_name(r['path'])}.zarr` | {r['generator']} | {r['band']} | {r['scenario']} | {r['num_samples']} "
             f"| {shape} | {r['modalities']} | {_fmt(r.get('los_mean'))} | {_fmt(r.get('delay_spread_p50'), 1e9)} "
             f"| {_fmt(r.get('path_gain_p50'))} | `{str(r['checksum'])[:12]}` |"
         )
@@ -353,32 +348,36 @@ def write_card(
     where: Sequence[str] = (),
     overwrite: bool = False,
     catalog: str | None = None,
-) -> tuple[Path, Path]:
+) -> tuple[str, str]:
     """Write ``croissant.json`` and ``README.md`` for the complete shards of ``root`` into ``out`` (default ``root``).
 
     An existing ``README.md`` not written by this command (or ``croissant.json`` beside it) is refused
     unless ``overwrite``. :returns: the two paths.
     """
     rows = complete_rows(root, where, catalog)
-    folder = Path(out) if out is not None else Path(root)
-    folder.mkdir(parents=True, exist_ok=True)
-    card, jsonld = folder / CARD_FILE, folder / CROISSANT_FILE
-    ours = card.is_file() and MARKER in card.read_text(errors="replace")
-    if not overwrite and not ours and (card.exists() or jsonld.exists()):
+    folder = str(out) if out is not None else str(root)
+    if not is_remote(folder):
+        folder = str(Path(folder.removeprefix("file://")).resolve())
+    card, jsonld = join(folder, CARD_FILE), join(folder, CROISSANT_FILE)
+    try:
+        ours = MARKER in read_bytes(card, "dataset card").decode(errors="replace")
+    except (FileNotFoundError, IsADirectoryError):
+        ours = False
+    if not overwrite and not ours and (exists(card) or exists(jsonld)):
         raise StoreError(
             f"{folder}: holds a {CARD_FILE} or {CROISSANT_FILE} not written by wirelessdata card; "
             "pass --overwrite to replace them or give another --out"
         )
-    title = name or Path(root).resolve().name
+    title = name or shard_name(folder)
     if not title.strip():
         raise ConfigError("--name: give a non-empty dataset name")
-    doc = croissant(rows, folder.resolve(), title, license_id, url)
-    jsonld.write_text(json.dumps(doc, indent=1) + "\n")
+    doc = croissant(rows, folder, title, license_id, url)
+    write_bytes(jsonld, (json.dumps(doc, indent=1) + "\n").encode(), "Croissant card")
     try:
         space = drawn(root, where, catalog)
     except CatalogError:  # no shard drawn from a [space] (or several spaces): no section
         space = None
-    card.write_text(markdown(rows, folder.resolve(), title, license_id, CROISSANT_FILE, space))
+    write_bytes(card, markdown(rows, folder, title, license_id, CROISSANT_FILE, space).encode(), "dataset card")
     return jsonld, card
 
 

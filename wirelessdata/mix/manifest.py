@@ -19,6 +19,7 @@ import numpy as np
 
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.shard.store import open_group
+from wirelessdata.shard.url import read_bytes, write_bytes
 
 MANIFEST_VERSION = 2
 """2: optional per-sample ``bins`` and per-source ``quota`` (distribution balancing)."""
@@ -129,12 +130,8 @@ class Manifest:
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
     def save(self, path: str | Path) -> None:
-        """Write the manifest (atomically: a temporary file renamed into place)."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1))
-        tmp.replace(p)
+        """Write the manifest whole or not at all (a local path or a URL: ``s3://bucket/root/manifest.json``)."""
+        write_bytes(str(path), json.dumps(self.to_json(), indent=1).encode(), "manifest")
 
     def verify(self) -> None:
         """Check that every shard is still where the manifest says, complete, with the same checksum."""
@@ -159,11 +156,13 @@ def _selection_json(sel: Selection) -> dict[str, Any]:
 
 def load_manifest(path: str | Path) -> Manifest:
     """Read a manifest file; one-line errors for a missing, malformed or newer one."""
-    p = Path(path)
-    if not p.is_file():
-        raise ManifestError(f"manifest {p}: no such file; build one with 'wirelessdata mix build'")
+    p = str(path)
     try:
-        doc = json.loads(p.read_text())
+        text = read_bytes(p, "manifest")
+    except (FileNotFoundError, IsADirectoryError):
+        raise ManifestError(f"manifest {p}: no such file; build one with 'wirelessdata mix build'") from None
+    try:
+        doc = json.loads(text)
         version = int(doc["manifest_version"])
         if version > MANIFEST_VERSION:
             raise ManifestError(f"manifest {p}: version {version} is newer than this wirelessdata reads; upgrade it")

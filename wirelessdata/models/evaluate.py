@@ -159,7 +159,7 @@ def reconstruction_losses(
 
 def evaluate_run(
     run: Path,
-    manifest: Path,
+    manifest: str | Path,
     *,
     split: str = "zero-shot",
     eval_fraction: float = 0.5,

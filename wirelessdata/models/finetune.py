@@ -178,7 +178,7 @@ class FineTuned:
 
 def finetune_run(
     run: Path,
-    manifest: Path,
+    manifest: str | Path,
     shard: str,
     out: Path,
     *,

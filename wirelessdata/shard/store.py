@@ -39,7 +39,7 @@ from wirelessdata import __version__
 from wirelessdata.errors import StoreError
 from wirelessdata.shard.layout import RaggedSpec, ShardLayout
 from wirelessdata.shard.schema import Schema, VariableSpec, load_schema
-from wirelessdata.shard.url import is_url
+from wirelessdata.shard.url import filesystem, is_remote, is_url, remote_error
 
 STATUS_CREATING = "creating"
 STATUS_INCOMPLETE = "incomplete"
@@ -67,8 +67,18 @@ def storage_error(url: str, action: str, exc: OSError) -> StoreError:
 
 
 def check_writable(root: str) -> None:
-    """Create the local dataset directory ``root`` and write a scratch file into it; a one-line
-    :class:`StoreError` (:func:`storage_error`) when either fails. fsspec URLs (``scheme://``) are not checked."""
+    """Check that shards can be written under ``root`` before any block is generated: a local folder is created and
+    a scratch file written into it; in an object store a scratch object is put and deleted (which also checks the
+    credentials, the bucket and the server). A one-line :class:`StoreError` naming ``root`` and the fix otherwise."""
+    if is_remote(root):
+        fs, path = filesystem(root)
+        probe = f"{path.rstrip('/')}/.wirelessdata-probe-{os.getpid()}-{os.urandom(4).hex()}"
+        try:
+            fs.pipe_file(probe, b"")
+            fs.rm_file(probe)
+        except Exception as exc:  # the backend's own errors (credentials, bucket, server)
+            raise remote_error(root, "write into it", exc) from exc
+        return
     if is_url(root):
         return
     try:

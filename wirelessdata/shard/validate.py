@@ -36,7 +36,7 @@ from wirelessdata.shard.store import (
     open_group,
     shard_checksum,
 )
-from wirelessdata.shard.url import SHARD_SUFFIX, is_url
+from wirelessdata.shard.url import exists, find_shards
 
 
 @dataclass(frozen=True)
@@ -78,19 +78,9 @@ class ShardReport:
         }
 
 
-def find_shards(root: str) -> list[str]:
-    """Shard paths under a local ``root``: the root itself if it is a shard, else ``*.zarr`` groups below it."""
-    p = Path(root)
-    if (p / "zarr.json").is_file():
-        return [str(p)]
-    return sorted(str(q.parent) for q in p.rglob(f"*{SHARD_SUFFIX}/zarr.json"))
-
-
 def validate_path(path: str) -> list[ShardReport]:
-    """Validate a shard, or every shard under a directory. A URL (``memory://``) is taken as one shard."""
-    if is_url(path):
-        return [validate_shard(path)]
-    if not Path(path).exists():
+    """Validate a shard, or every shard under a folder (a local path or a URL: ``s3://bucket/root``)."""
+    if not exists(path):
         report = ShardReport(path)
         report.fail("path.missing", None, f"{path} does not exist; give a shard or a directory of shards")
         return [report]
@@ -340,10 +330,7 @@ def shard_urls(paths: Sequence[str | Path]) -> list[str]:
     """Shards named by ``paths``: a shard itself, or every ``*.zarr`` shard under a folder (sorted)."""
     urls: list[str] = []
     for p in map(str, paths):
-        if is_url(p):
-            urls.append(p)
-            continue
-        if not Path(p).exists():
+        if not exists(p):
             raise StoreError(f"{p}: no such shard or folder; give shards (*.zarr) or a folder holding them")
         found = find_shards(p)
         if not found:

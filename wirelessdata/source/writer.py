@@ -19,7 +19,6 @@ from wirelessdata.shard.layout import ShardLayout
 from wirelessdata.shard.lock import shard_locks
 from wirelessdata.shard.stats import shard_stats
 from wirelessdata.shard.store import STATUS_COMPLETE, Shard, create_shard, open_group
-from wirelessdata.shard.url import is_url
 from wirelessdata.shard.validate import ShardReport, validate_shard
 
 
@@ -84,7 +83,7 @@ def write_shards(
 ) -> list[ShardResult]:
     """Write, commit, register and validate the shards of ``targets`` (keyed, e.g. by band), sharing blocks.
 
-    :param root: the dataset root; its catalog registers the shards when it is a local folder.
+    :param root: the dataset root (a path or a URL); its catalog registers the shards.
     :param run_blocks: writes the pending blocks (:data:`BlockRunner`).
     :param overwrite: replace shards that exist with another recipe (otherwise that is an error).
     :param on_block: called with each block once it is in every shard, also for blocks done by an earlier run.
@@ -121,8 +120,7 @@ def write_shards(
         checksums = {}
         for key, shard in shards.items():
             checksums[key] = shard.commit(stats[key]) if key in stats else shard.group.attrs["checksum"]
-            if not is_url(root):  # the catalog lives in a local dataset root
-                register_shard(root, targets[key].url)
+            register_shard(root, targets[key].url)  # a remote root's catalog is ROOT/catalog.sqlite too
         reports = mapper(validate_shard, [t.url for t in targets.values()])
     return [
         ShardResult(

@@ -27,8 +27,8 @@ from wirelessdata.shard.info import ShardInfo
 from wirelessdata.shard.info import shard_info as read_shard_info
 from wirelessdata.shard.read import ShardReader
 from wirelessdata.shard.store import open_group
-from wirelessdata.shard.url import is_url
-from wirelessdata.shard.validate import find_shards, shard_urls
+from wirelessdata.shard.url import find_shards, is_url
+from wirelessdata.shard.validate import shard_urls
 
 Source = str | Path | Manifest | Sequence[str | Path] | Sequence["ShardSamples"]
 
