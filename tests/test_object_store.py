@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 import s3fs
 from typer.testing import CliRunner
 
@@ -169,3 +170,48 @@ def test_bad_object_store_input_is_one_line(s3_root, s3_server, monkeypatch, tmp
         )
         assert res.returncode != 0 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert not Path("s3:").exists()
+
+
+def test_a_server_that_goes_away_mid_write_loses_nothing_and_a_rerun_resumes(s3_server, tmp_path, monkeypatch):
+    """The store stops after two blocks: the write fails in one line naming the blocks, the committed blocks stay,
+    and the same command rerun against the store (back up) resumes and gives the bytes of an uninterrupted run."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    from conftest import SMALL_OVERRIDES
+    from wirelessdata.generate.plan import DropSetPlan
+    from wirelessdata.generate.recipe import drop_sets
+    from wirelessdata.generate.run import run_plan
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    s3fs.S3FileSystem.clear_instance_cache()
+    try:
+        s3fs.S3FileSystem().mkdir("flaky")
+        (drops,) = drop_sets({}, SMALL_OVERRIDES)
+        clean = run_plan(DropSetPlan(drops, str(tmp_path / "local")))
+        done: list[int] = []
+
+        def stop_after_two(plan, block):
+            done.append(block)
+            if len(done) == 2:
+                server.stop()
+
+        with pytest.raises(WirelessDataError) as failed:
+            run_plan(DropSetPlan(drops, "s3://flaky/root"), on_block=stop_after_two)
+        assert "\n" not in str(failed.value) and "rerun" in str(failed.value)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()  # the same in-process store, back up
+        s3fs.S3FileSystem.clear_instance_cache()
+        resumed = run_plan(DropSetPlan(drops, "s3://flaky/root"))
+        assert all(r.blocks_skipped >= 2 for r in resumed)
+        assert [r.checksum for r in resumed] == [r.checksum for r in clean]
+    finally:
+        server.stop()
+        s3fs.S3FileSystem.clear_instance_cache()

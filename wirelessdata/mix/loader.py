@@ -35,6 +35,7 @@ Without workers, finishing an epoch moves the dataset to the next one; with work
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -148,12 +149,15 @@ class MixtureDataset(IterableDataset):
         start = self.start_batch
         mine = [k for k in range(start, len(batches)) if (k - start) % stride == offset]
         reader = _BatchReader(self.manifest, runs, {k: batches[k] for k in mine}, self._readers)
-        for k in mine:
-            csi = reader.csi(k)
-            ids = self._sample_ids[batches[k].shard][batches[k].indices]
-            if not info:
-                self.start_batch = k + 1
-            yield self._to_batch(batches[k], csi, ids, k)
+        try:
+            for k in mine:
+                csi = reader.csi(k)
+                ids = self._sample_ids[batches[k].shard][batches[k].indices]
+                if not info:
+                    self.start_batch = k + 1
+                yield self._to_batch(batches[k], csi, ids, k)
+        finally:
+            reader.close()
         if not info:  # a finished epoch: the next iteration is the next epoch
             self.set_epoch(self.epoch + 1)
 
@@ -175,8 +179,14 @@ class MixtureDataset(IterableDataset):
         }
 
 
+PREFETCH_BATCHES = 4
+"""Batches ahead whose runs the Zarr path (remote, compressed or sharded shards) reads in background threads while
+the current batch is used, so that an object store's round trips overlap the training step."""
+
+
 class _BatchReader:
-    """The CSI of one process's batches ``{k: batch}``: from the chunk files, or from whole runs read through Zarr.
+    """The CSI of one process's batches ``{k: batch}``: from the chunk files, or from whole runs read through Zarr
+    (the runs of the next :data:`PREFETCH_BATCHES` batches read ahead in background threads).
 
     :param readers: per shard, its Zarr reader and chunk files (filled here, kept by the caller across epochs).
     """
@@ -191,6 +201,10 @@ class _BatchReader:
         self.manifest, self.runs, self.batches, self.readers = manifest, runs, batches, readers
         self.last_use = {int(r): k for k, batch in batches.items() for r in np.unique(batch.runs)}
         self.loaded: dict[int, np.ndarray] = {}
+        self.order = list(batches)
+        self.position = {k: i for i, k in enumerate(self.order)}
+        self.pending: dict[int, Future] = {}
+        self.pool: ThreadPoolExecutor | None = None
 
     def csi(self, k: int) -> np.ndarray:
         """The CSI [B, T, K, Nbs, Nue] of batch ``k``, samples in batch order."""
@@ -200,12 +214,23 @@ class _BatchReader:
             csi = np.empty((batch.indices.size, *files.sample_shape), dtype=files.dtype)
             files.read_into(batch.indices, csi)
             return csi
-        self._load([int(r) for r in np.unique(batch.runs) if int(r) not in self.loaded], batch.shard)
+        self._prefetch(k)
+        needed = [int(r) for r in np.unique(batch.runs) if int(r) not in self.loaded]
+        self._load([r for r in needed if r not in self.pending], batch.shard)
+        for r in needed:
+            if r in self.pending:
+                self.loaded[r] = self.pending.pop(r).result()
         csi = _gather(batch, self.runs, self.loaded)
         for r in np.unique(batch.runs):
             if self.last_use[int(r)] == k:
                 del self.loaded[int(r)]
         return csi
+
+    def close(self) -> None:
+        """Stop reading ahead (runs not started are dropped)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pending.clear()
 
     def _files(self, shard: int) -> ChunkFiles | None:
         if shard not in self.readers:
@@ -213,9 +238,27 @@ class _BatchReader:
             self.readers[shard] = (reader, ChunkFiles.of(reader.arrays["csi"], self.manifest.shards[shard].name))
         return self.readers[shard][1]
 
+    def _prefetch(self, k: int) -> None:
+        """Start reading the runs of the batches after ``k`` (Zarr path only) that are not loaded or pending."""
+        i = self.position[k]
+        for j in self.order[i + 1 : i + 1 + PREFETCH_BATCHES]:
+            batch = self.batches[j]
+            if self._files(batch.shard) is not None:
+                continue
+            for r in map(int, np.unique(batch.runs)):
+                if r not in self.loaded and r not in self.pending:
+                    self.pool = self.pool or ThreadPoolExecutor(max_workers=PREFETCH_BATCHES)
+                    self.pending[r] = self.pool.submit(self._read_run, batch.shard, r)
+
+    def _read_run(self, shard: int, r: int) -> np.ndarray:
+        reader = self.readers[shard][0]
+        return reader.read_range(self.runs[r].start, min(self.runs[r].stop, reader.num_samples))["csi"]
+
     def _load(self, needed: list[int], shard: int) -> None:
         """Read the runs ``needed`` of ``shard`` concurrently (one Zarr read each; a damaged chunk is named by the
         reader's :class:`~wirelessdata.shard.chunks.ChunkError`)."""
+        if not needed:
+            return
         reader = self.readers[shard][0]
         ranges = [(self.runs[r].start, min(self.runs[r].stop, reader.num_samples)) for r in needed]
         self.loaded.update(zip(needed, (d["csi"] for d in reader.read_ranges(ranges)), strict=True))

@@ -39,7 +39,7 @@ from wirelessdata import __version__
 from wirelessdata.errors import StoreError
 from wirelessdata.shard.layout import RaggedSpec, ShardLayout
 from wirelessdata.shard.schema import Schema, VariableSpec, load_schema
-from wirelessdata.shard.url import filesystem, is_remote, is_url, remote_error
+from wirelessdata.shard.url import filesystem, is_remote, is_url, remote_error, store_failed
 
 STATUS_CREATING = "creating"
 STATUS_INCOMPLETE = "incomplete"
@@ -143,6 +143,8 @@ def open_group(url: str, mode: str = "r") -> zarr.Group:
     except FileNotFoundError as exc:
         raise StoreError(f"{url}: no shard there (path does not exist)") from exc
     except Exception as exc:  # zarr raises several types for "not a group"
+        if is_remote(url) and store_failed(exc):
+            raise remote_error(url, "open the shard", exc) from exc
         raise StoreError(f"{url}: not a Zarr v3 shard ({type(exc).__name__}: {exc})") from exc
 
 

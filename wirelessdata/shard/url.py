@@ -64,6 +64,23 @@ def filesystem(url: str) -> tuple[Any, str]:
         raise StoreError(f"{url}: no fsspec backend for this URL ({exc}); install it, e.g. pip install s3fs") from exc
 
 
+TRANSPORT_ERRORS = (
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ClientConnectorError",
+    "ServerDisconnectedError",
+)
+"""Names of the exceptions (botocore, aiohttp) of a store that cannot be reached or used, whatever the data."""
+
+
+def store_failed(exc: BaseException) -> bool:
+    """True when ``exc`` says the store itself failed (server, network, credentials), not the data in it."""
+    return type(exc).__name__ in TRANSPORT_ERRORS or isinstance(exc, PermissionError)
+
+
 def remote_error(url: str, action: str, exc: BaseException) -> StoreError:
     """One line for a failed object-store call: the URL, what failed, and the fix (credentials, bucket, server)."""
     name, text = type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else ""
