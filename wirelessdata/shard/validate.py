@@ -19,6 +19,7 @@ Every failure is a :class:`Finding` naming the shard, the rule and the variable.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ from typing import Any
 
 import numpy as np
 import zarr
+import zarr.api.asynchronous
+from zarr.core.sync import sync
 
 from wirelessdata.errors import ConfigError, StoreError
 from wirelessdata.shard.schema import Schema, load_schema
@@ -150,14 +153,14 @@ def _check_own_metadata(report: ShardReport, url: str, group: zarr.Group) -> Non
     """Every array's own ``zarr.json`` must be readable and equal to its entry in the group's consolidated metadata
     (readers that open the group use the latter; an array opened alone, e.g. ``zarr.open_array``, the former)."""
     consolidated = group.metadata.consolidated_metadata
-    for name, meta in sorted((consolidated.metadata if consolidated else {}).items()):
-        try:
-            own = zarr.open_array(f"{url.rstrip('/')}/{name}", mode="r").metadata.to_dict()
-        except Exception as exc:  # zarr raises many types for damaged metadata documents
+    expected = sorted((consolidated.metadata if consolidated else {}).items())
+    owns = sync(_own_metadata(url, [name for name, _ in expected]))  # one round trip, not one per array
+    for (name, meta), own in zip(expected, owns, strict=True):
+        if isinstance(own, BaseException):  # zarr raises many types for damaged metadata documents
             report.fail(
                 "store.metadata",
                 name,
-                f"its zarr.json is unreadable ({type(exc).__name__}); the shard was "
+                f"its zarr.json is unreadable ({type(own).__name__}); the shard was "
                 "damaged after it was written: restore it or generate it again",
             )
             continue
@@ -168,6 +171,16 @@ def _check_own_metadata(report: ShardReport, url: str, group: zarr.Group) -> Non
                 "its zarr.json differs from the group's consolidated metadata; the "
                 "shard was damaged after it was written: restore it or generate it again",
             )
+
+
+async def _own_metadata(url: str, names: list[str]) -> list[dict[str, Any] | BaseException]:
+    """Each array's own metadata document (or the exception opening it raised), all requests in flight at once."""
+
+    async def one(name: str) -> dict[str, Any]:
+        array = await zarr.api.asynchronous.open_array(store=f"{url.rstrip('/')}/{name}", mode="r")
+        return array.metadata.to_dict()
+
+    return list(await asyncio.gather(*(one(n) for n in names), return_exceptions=True))
 
 
 def _check_structure(
@@ -239,6 +252,15 @@ def _blocks(attrs: dict[str, Any]) -> Iterator[tuple[int, int, int]]:
         yield b, b * size, min((b + 1) * size, n)
 
 
+async def _read_rows(
+    arrays: dict[str, zarr.Array], caps: dict[str, int], start: int, stop: int
+) -> dict[str, np.ndarray | BaseException]:
+    """Rows ``[start x cap, stop x cap)`` of every array (``cap`` rows per sample), or the exception reading raised."""
+    reads = [a.async_array.getitem(slice(start * caps[n], stop * caps[n])) for n, a in arrays.items()]
+    out = await asyncio.gather(*reads, return_exceptions=True)
+    return {n: v if isinstance(v, BaseException) else np.asarray(v) for n, v in zip(arrays, out, strict=True)}
+
+
 def _check_blocks(report: ShardReport, arrays: dict[str, zarr.Array], attrs: dict[str, Any], schema: Schema) -> None:
     if "block_checksum" not in arrays or "num_samples" not in attrs or "block_size" not in attrs:
         return
@@ -268,13 +290,16 @@ def _check_blocks(report: ShardReport, arrays: dict[str, zarr.Array], attrs: dic
     bad_time: dict[str, int] = {}
     for b, start, stop in _blocks(attrs):
         data: dict[str, np.ndarray] = {}
-        for name, arr in sample_arrays.items():
-            dim = schema.variables[name].dims[0]
-            cap = int(ragged[dim]["capacity_per_sample"]) if dim in ragged else 1
-            try:
-                data[name] = np.asarray(arr[start * cap : stop * cap])
-            except Exception as exc:
-                report.fail("chunk.readable", name, f"block {b}: cannot read ({type(exc).__name__}: {exc})")
+        caps = {
+            name: int(ragged[dim]["capacity_per_sample"]) if (dim := schema.variables[name].dims[0]) in ragged else 1
+            for name in sample_arrays
+        }
+        reads = sync(_read_rows(sample_arrays, caps, start, stop))  # every array of the block in flight at once
+        for name, values in reads.items():
+            if isinstance(values, BaseException):
+                report.fail("chunk.readable", name, f"block {b}: cannot read ({type(values).__name__}: {values})")
+            else:
+                data[name] = values
         if len(data) < len(sample_arrays):
             continue
         if stored[b] != 0 and block_checksum(checksummed(data, schema)) != int(stored[b]):
