@@ -252,6 +252,8 @@ def make_pristine(base: Path) -> dict[str, Path]:
     root = base / "root"
     for drops in drop_sets(load_recipe(recipe)):
         run_plan(DropSetPlan(drops, str(root)))
+    (paired,) = drop_sets({}, PAIR_OVERRIDES)
+    run_plan(DropSetPlan(paired, str(base / "pair")))
     spec = base / "spec.toml"
     spec.write_text(
         'seed = 0\nval_fraction = 0.25\n\n[[sources]]\nname = "pre"\nwhere = ["tag=pretrain"]\nmax_epochs = 2.0\n\n'
@@ -277,6 +279,7 @@ def make_pristine(base: Path) -> dict[str, Path]:
     deepsense = fixture_module("deepsense").make_all(base / "deepsense")["scenario31"]
     return {
         "root": root,
+        "pair": base / "pair",
         "spec": spec,
         "manifest": manifest,
         "recipe": recipe,
@@ -284,6 +287,19 @@ def make_pristine(base: Path) -> dict[str, Path]:
         "deepmimo": deepmimo,
         "deepsense": deepsense,
     }
+
+
+PAIR_OVERRIDES = {
+    "samples": 8,
+    "block_size": 4,
+    "num_time_steps": 4,
+    "num_subcarriers": 16,
+    "bs_array": "1x2",
+    "bands": ["sub6", "28GHz"],
+}
+"""A paired drop set (two shards, whose statistics and validation run as Dask tasks under ``--workers 2``)."""
+PAIR_FLAGS = ["--samples", "8", "--block-size", "4", "--time-steps", "4", "--subcarriers", "16", "--bs-array", "1x2"]
+"""The same drop set as ``generate`` flags (with ``--bands sub6,28GHz``)."""
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -408,6 +424,17 @@ def fixtures(p: dict[str, Path | None]) -> list[Fixture]:
             ("run",),
         ),
         Fixture(
+            "dask-resume",
+            lambda c: sorted(
+                f
+                for f in (_copy(p["pair"], c / "pair") / "tr38901-uma-sub6.zarr" / "csi").rglob("*")
+                if f.is_file() and f.name != "zarr.json"
+            )[0],
+            lambda c, f: ["generate", "--bands", "sub6,28GHz", *PAIR_FLAGS, "--out", str(c / "pair"), "--workers", "2"],
+            lambda c: [c / "pair" / "tr38901-uma-28GHz.zarr"],
+            tuple(name.replace("root/", "pair/") for name in CATALOG_FILES),
+        ),
+        Fixture(
             "group-rebuild",
             lambda c: _root_copy(p, c) / shard / "zarr.json",
             lambda c, f: ["catalog", "rebuild", str(c / "root")],
@@ -454,14 +481,18 @@ def mutations_for(kind: str) -> tuple[str, ...]:
     return MUTATIONS if text else MUTATIONS[:-1]
 
 
+MAX_CASES = {"dask-resume": 40}
+"""Kinds whose cases are costly (each starts a Dask LocalCluster): at most this many in a run."""
+
+
 def run_all(p: dict[str, Path], work: Path, per_kind: int, kinds: tuple[str, ...] | None = None) -> list[Case]:
-    """``per_kind`` seeded cases of every kind (mutations in turn), in order."""
+    """``per_kind`` seeded cases of every kind (mutations in turn; :data:`MAX_CASES` for the costly ones), in order."""
     cases = []
     for fixture in fixtures(p):
         if kinds and fixture.kind not in kinds:
             continue
         muts = mutations_for(fixture.kind)
-        for seed in range(per_kind):
+        for seed in range(min(per_kind, MAX_CASES.get(fixture.kind, per_kind))):
             cases.append(run_case(fixture, muts[seed % len(muts)], seed, work))
             shutil.rmtree(work / f"{fixture.kind}-{muts[seed % len(muts)]}-{seed}", ignore_errors=True)
     return cases
