@@ -20,6 +20,17 @@ SMALL_OVERRIDES = {
 """A small paired sub6/28GHz TR 38.901 drop set (recipe overrides): 12 drops in 3 blocks, T=4, K=16, 2x2 BS."""
 
 
+def tiny_recipe(*configs):
+    """A recipe of 16 drops per configuration (blocks of 8) on a tiny grid: T=8, K=16, 2x2 BS, one band (sub6)
+    unless a configuration names its own; each configuration a dict (``name``, ``scenario``, ``tags``, ...)."""
+    return {
+        "samples": 16,
+        "block_size": 8,
+        "defaults": {"num_time_steps": 8, "num_subcarriers": 16, "bs_array": "2x2", "multiband": "independent"},
+        "configs": [{"bands": ["sub6"], **c} for c in configs],
+    }
+
+
 def write_synthetic(url, commit=True, blocks=None, **layout_kwargs):
     """Create a synthetic shard at ``url``, write ``blocks`` (default all), commit when all are written."""
     layout = synthetic_layout(**layout_kwargs)

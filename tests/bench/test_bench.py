@@ -9,7 +9,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from conftest import generate_root
+from conftest import generate_root, tiny_recipe
 from wirelessdata.bench import load_bench, run_bench
 from wirelessdata.catalog import register_shard
 from wirelessdata.cli import app
@@ -41,17 +41,12 @@ sources = [{ name = "ab", where = ["recipe_name=uma,rma"], max_fraction = 0.5, m
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     r = tmp_path_factory.mktemp("bench") / "root"
-    recipe = {
-        "samples": 16,
-        "block_size": 8,
-        "defaults": {"num_time_steps": 8, "num_subcarriers": 16, "bs_array": "2x2", "multiband": "independent"},
-        "configs": [
-            {"name": "uma", "scenario": "UMa", "bands": ["sub6"], "tags": ["pretrain"]},
-            {"name": "rma", "scenario": "RMa", "bands": ["sub6"], "tags": ["pretrain"]},
-            {"name": "umi", "scenario": "UMi", "bands": ["sub6"], "tags": ["zero-shot"]},
-            {"name": "odd", "scenario": "UMa", "bands": ["sub6"], "tags": ["odd"], "num_time_steps": 6},
-        ],
-    }
+    recipe = tiny_recipe(
+        {"name": "uma", "scenario": "UMa", "tags": ["pretrain"]},
+        {"name": "rma", "scenario": "RMa", "tags": ["pretrain"]},
+        {"name": "umi", "scenario": "UMi", "tags": ["zero-shot"]},
+        {"name": "odd", "scenario": "UMa", "tags": ["odd"], "num_time_steps": 6},
+    )
     return generate_root(r, recipe)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import generate_root
+from conftest import generate_root, tiny_recipe
 from wirelessdata.cli import app
 from wirelessdata.errors import ConfigError
 from wirelessdata.mix.loader import MixtureDataset
@@ -31,15 +31,10 @@ STEPS = 10  # over an epoch's end (8 batches)
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp") / "root"
-    recipe = {
-        "samples": 16,
-        "block_size": 8,
-        "defaults": {"num_time_steps": 8, "num_subcarriers": 16, "bs_array": "2x2", "multiband": "independent"},
-        "configs": [
-            {"name": "uma", "scenario": "UMa", "bands": ["sub6"], "tags": ["pretrain"]},
-            {"name": "umi", "scenario": "UMi", "bands": ["sub6"], "tags": ["pretrain"]},
-        ],
-    }
+    recipe = tiny_recipe(
+        {"name": "uma", "scenario": "UMa", "tags": ["pretrain"]},
+        {"name": "umi", "scenario": "UMi", "tags": ["pretrain"]},
+    )
     generate_root(root, recipe)
     path = root / "m.json"
     build_manifest(parse_spec({"sources": [{"name": "pre", "where": ["tag=pretrain"]}]}), str(root)).save(path)

@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conftest import generate_root
+from conftest import generate_root, tiny_recipe
 from wirelessdata.cli import app
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.mix.spec import build_manifest, parse_spec
@@ -17,15 +17,10 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory):
     root = tmp_path_factory.mktemp("train") / "root"
-    recipe = {
-        "samples": 16,
-        "block_size": 8,
-        "defaults": {"num_time_steps": 8, "num_subcarriers": 16, "bs_array": "2x2", "multiband": "independent"},
-        "configs": [
-            {"name": "uma", "scenario": "UMa", "bands": ["sub6"], "tags": ["pretrain"]},
-            {"name": "umi", "scenario": "UMi", "bands": ["sub6"], "tags": ["zero-shot"]},
-        ],
-    }
+    recipe = tiny_recipe(
+        {"name": "uma", "scenario": "UMa", "tags": ["pretrain"]},
+        {"name": "umi", "scenario": "UMi", "tags": ["zero-shot"]},
+    )
     generate_root(root, recipe)
     spec = {
         "sources": [{"name": "pre", "where": ["tag=pretrain"]}],
