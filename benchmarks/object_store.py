@@ -103,6 +103,21 @@ def server_mb_s(root: str) -> float:
     return sum(len(v) for v in data.values()) / (time.perf_counter() - start) / 1e6
 
 
+def request_ms() -> tuple[float, float]:
+    """Milliseconds per small request of the server: one at a time, and 50 with 16 in flight (per request)."""
+    fs = s3fs.S3FileSystem()
+    keys = [f"bench/latency/{i}" for i in range(50)]
+    for k in keys:
+        fs.pipe_file(k, b"x" * 1000)
+    start = time.perf_counter()
+    for k in keys:
+        fs.cat_file(k)
+    serial = (time.perf_counter() - start) / len(keys) * 1e3
+    start = time.perf_counter()
+    fs.cat(keys, batch_size=16)
+    return serial, (time.perf_counter() - start) / len(keys) * 1e3
+
+
 def train_rate(manifest: str, steps: int, out: str) -> float:
     """samples/s that ``wirelessdata train`` reports for ``steps`` steps of batch 32 on ``manifest``."""
     exe = os.path.join(os.path.dirname(sys.executable), "wirelessdata")
@@ -133,6 +148,11 @@ def main() -> None:
         s3fs.S3FileSystem().mkdir("bench")
         local = tempfile.mkdtemp()
         generate(tempfile.mkdtemp(), 64)  # warm-up (first Sionna calls)
+        serial, concurrent = request_ms()
+        print(
+            f"server: {serial:.1f} ms per request one at a time, {concurrent:.1f} ms each with 16 in flight "
+            "(the bound of every request-bound figure below)"
+        )
         t_local = generate(local, args.samples)
         t_s3 = generate("s3://bench/root", args.samples)
         print(
