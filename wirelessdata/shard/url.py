@@ -174,19 +174,19 @@ def find_shards(root: str) -> list[str]:
             return [str(root)]
         return sorted(str(q.parent) for q in p.rglob(f"*{SHARD_SUFFIX}/zarr.json"))
     fs, path = filesystem(root)
-    protocol = str(root).split("://", 1)[0]
+    top = path.rstrip("/")
     try:
-        if fs.isfile(f"{path.rstrip('/')}/zarr.json"):
+        if fs.isfile(f"{top}/zarr.json"):
             return [str(root)]
         found: list[str] = []
-        todo = [path.rstrip("/")]
+        todo = [top]
         while todo:
             for entry in fs.ls(todo.pop(), detail=True):
                 name = entry["name"].rstrip("/")
                 if entry["type"] != "directory":
                     continue
                 if name.endswith(SHARD_SUFFIX) and fs.isfile(f"{name}/zarr.json"):
-                    found.append(f"{protocol}://{name.removeprefix(f'{protocol}://')}")
+                    found.append(join(root, name.removeprefix(f"{top}/")))  # spelt as the root was given
                 elif not name.endswith(SHARD_SUFFIX):
                     todo.append(name)
     except FileNotFoundError:
