@@ -257,6 +257,15 @@ def generate(
     for f in bad:
         err_console.print(f"invalid: {f.shard}: {f.rule}: {f.message}", markup=False)
     if bad:
+        failed = [r for r in results if not r.report.ok]
+        if all(r.blocks_written == 0 for r in failed):  # finished by an earlier run: damaged since
+            fix = (
+                "their blocks were kept from an earlier run, so they were damaged since; restore them, or remove them "
+                "and rerun the same command to generate them again (the other shards are kept)"
+            )
+        else:
+            fix = "blocks written by this run do not validate; report it with the lines above"
+        err_console.print(f"error: {len(failed)} shard(s) failed validation: {fix}", markup=False)
         raise typer.Exit(1)
 
 
