@@ -63,7 +63,10 @@ def shards(rt, tmp_path_factory):
     [
         ({"scene": "atlantis"}, "scene: unknown scene 'atlantis'; allowed: ["),
         ({"scene": "/nowhere/scene.xml"}, "scene: unknown scene"),
-        ({"sensing": ["rgb", "sonar"]}, "sensing: unknown sensor(s) ['sonar']; allowed: ['rgb', 'lidar', 'radar']"),
+        (
+            {"sensing": ["rgb", "sonar"]},
+            "sensing: unknown sensor(s) ['sonar']; allowed: ['rgb', 'depth', 'lidar', 'radar']",
+        ),
         ({"bs_position_m": [0, 0]}, "bs_position_m: [0, 0] does not have 3 numbers"),
         ({"ue_region_m": [10, 0, 0, 10]}, "ue_region_m: [10.0, 0.0, 0.0, 10.0] is empty"),
         ({"ue_height_m": [2.0, 1.0]}, "ue_height_m: [2.0, 1.0] is not an increasing pair"),
@@ -85,7 +88,11 @@ def test_config_round_trips_and_the_recipe_parses():
     assert RaytraceConfig.from_dict(cfg.to_dict()) == cfg
     (drops,) = drop_sets(load_recipe(RECIPE))
     assert drops.generator == "raytrace" and drops.config.scene == "simple_street_canyon"
-    assert [b.label for b in drops.config.bands] == ["sub6", "28GHz"] and drops.config.sensing == raytrace.SENSING
+    assert [b.label for b in drops.config.bands] == ["sub6", "28GHz"] and drops.config.sensing == (
+        "rgb",
+        "lidar",
+        "radar",
+    )
     assert drops.config.radar.num_chirps == 128 and drops.config.speed_range_mps == pytest.approx((0.0, 50 / 3.6))
 
 

@@ -154,7 +154,13 @@ def generate(
         str | None, typer.Option(help="tr38901 (statistical, default) or raytrace (Sionna RT).")
     ] = None,
     scene: Annotated[str | None, typer.Option(help="raytrace: built-in Sionna RT scene or a Mitsuba XML.")] = None,
-    sensing: Annotated[str | None, typer.Option(help="raytrace: comma list of rgb, lidar, radar.")] = None,
+    sensing: Annotated[str | None, typer.Option(help="raytrace: comma list of rgb, depth, lidar, radar.")] = None,
+    radio_map: Annotated[
+        bool,
+        typer.Option(
+            "--radio-map", help="raytrace: store per shard the BS's path-gain map with a height map and a top view."
+        ),
+    ] = False,
     out: Annotated[str, typer.Option(help="Dataset root (a folder or a Zarr store URL).")] = "wirelessdata-out",
     samples: Annotated[int | None, typer.Option(help="Drops per configuration (default 256).")] = None,
     scale: Annotated[
@@ -224,6 +230,7 @@ def generate(
         "generator": generator,
         "scene": scene,
         "sensing": _csv(sensing),
+        "radio_map": radio_map or None,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "bands" in overrides and len(overrides["bands"]) == 1 and "multiband" not in overrides:

@@ -4,8 +4,10 @@ CSI (when the shard has it): magnitude over time x subcarrier (first BS and UE a
 subcarrier (first snapshot; antenna ``n = bs * Nue + ue``), the power-delay profile (inverse FFT over
 subcarriers with a Hann window, averaged over snapshots and antennas) and the Doppler spectrum (FFT over
 snapshots, Hann window, averaged over subcarriers and antennas, with the largest Doppler shift ``|v| f_c / c``
-of the sample's UE velocity marked). Sensing, when present: the camera images, a top view of the LiDAR points,
-and the radar's range-Doppler map (FFT over fast time and chirps, power summed over receive antennas).
+of the sample's UE velocity marked). Sensing, when present: the camera images, the depth maps (no hit in white),
+a top view of the LiDAR points, and the radar's range-Doppler map (FFT over fast time and chirps, power summed over
+receive antennas). Per-shard maps, when present: the top view, the height map and the radio map of the shard, with
+the sample's UE marked.
 """
 
 from __future__ import annotations
@@ -133,8 +135,9 @@ def csi_figures(data: dict[str, np.ndarray], coords: dict[str, np.ndarray], attr
 
 
 def sensing_figures(data: dict[str, np.ndarray], label: str) -> dict:
-    """Figures of the sensing arrays present in ``data`` (one sample): ``rgb`` ``[cam, H, W, 3]``,
-    ``lidar_points`` ``[P, 4]`` (x, y, z m, intensity), ``radar_cube`` ``[rx, fast_time, chirp]``."""
+    """Figures of the sensing arrays present in ``data`` (one sample): ``rgb`` ``[cam, H, W, 3]``, ``depth``
+    ``[cam, H, W]`` m (inf: no hit), ``lidar_points`` ``[P, 4]`` (x, y, z m, intensity), ``radar_cube``
+    ``[rx, fast_time, chirp]``."""
     plt = _pyplot()
     figs = {}
     if "rgb" in data:
@@ -144,6 +147,14 @@ def sensing_figures(data: dict[str, np.ndarray], label: str) -> dict:
             ax.imshow(cams[c])
             ax.set(title=f"{label}: camera {c}", xticks=[], yticks=[])
         figs["rgb"] = fig
+    if "depth" in data:
+        cams = data["depth"]
+        fig, axes = plt.subplots(1, len(cams), figsize=(4 * len(cams), 3.2), layout="constrained", squeeze=False)
+        for c, ax in enumerate(axes[0]):
+            im = ax.imshow(np.where(np.isfinite(cams[c]), cams[c], np.nan), cmap="magma_r")
+            fig.colorbar(im, ax=ax, label="depth (m)")
+            ax.set(title=f"{label}: depth {c}", xticks=[], yticks=[])
+        figs["depth"] = fig
     if "lidar_points" in data:
         pts = data["lidar_points"]
         fig, ax = plt.subplots(figsize=(5, 4.4))
@@ -167,11 +178,33 @@ def sensing_figures(data: dict[str, np.ndarray], label: str) -> dict:
     return figs
 
 
+def map_figure(maps: dict[str, np.ndarray], ue_xy: np.ndarray | None, label: str) -> Any:
+    """The per-shard maps side by side: ``top_view`` [ny, nx, 3] uint8, ``height_map`` [ny, nx] m and
+    ``radio_map`` [ny, nx] dB over the cell centres ``map_x`` [nx], ``map_y`` [ny] m; ``ue_xy`` [2] m is marked."""
+    plt = _pyplot()
+    x, y = maps["map_x"], maps["map_y"]
+    half = (x[1] - x[0]) / 2 if len(x) > 1 else (y[1] - y[0]) / 2 if len(y) > 1 else 0.5
+    extent = [x[0] - half, x[-1] + half, y[0] - half, y[-1] + half]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
+    axes[0].imshow(maps["top_view"], origin="lower", extent=extent, interpolation="nearest")
+    panels = (("height_map", "height (m)", "terrain"), ("radio_map", "path gain (dB)", "viridis"))
+    for ax, (name, unit, cmap) in zip(axes[1:], panels, strict=True):
+        values = np.where(np.isfinite(maps[name]), maps[name], np.nan)
+        im = ax.imshow(values, origin="lower", extent=extent, interpolation="nearest", cmap=cmap)
+        fig.colorbar(im, ax=ax, label=unit)
+    for ax, title in zip(axes, ("top view", "height map", "radio map"), strict=True):
+        if ue_xy is not None:
+            ax.plot(*ue_xy, "r^", ms=8)
+        ax.set(title=f"{label}: {title}", xlabel="x (m)", ylabel="y (m)")
+    return fig
+
+
 def plot_sample(url: str, sample: int = 0, out: str | Path = ".") -> list[Path]:
     """Write the PNG figures of sample ``sample`` of the shard at ``url`` into ``out``.
 
     Files are named ``<shard>-s<sample>-<kind>.png``; kinds: ``csi-time-subcarrier``, ``csi-antenna-subcarrier``,
-    ``pdp``, ``doppler`` (CSI shards), ``rgb``, ``lidar``, ``radar`` (when present). :returns: the files written.
+    ``pdp``, ``doppler`` (CSI shards), ``rgb``, ``depth``, ``lidar``, ``radar``, ``radio-map`` (when present).
+    :returns: the files written.
     """
     info = shard_info(url)
     n = int(info.attrs["num_samples"])
@@ -189,14 +222,19 @@ def plot_sample(url: str, sample: int = 0, out: str | Path = ".") -> list[Path]:
         wanted = tuple(v for v in ("csi", "ue_vel", "delay_spread_s") if v in names)
         coords = {c: np.asarray(group[c][...]) for c in ("time", "subcarrier")}
         figs |= csi_figures(read(wanted), coords, info.attrs, label)
-    sensing = read(tuple(v for v in ("rgb", "radar_cube") if v in names)) if names & {"rgb", "radar_cube"} else {}
+    per_sample = ("rgb", "depth", "radar_cube")
+    sensing = read(tuple(v for v in per_sample if v in names)) if names & set(per_sample) else {}
     if "lidar_points" in names:
         rows = read(("lidar_start", "lidar_count"))
         start, count = int(rows["lidar_start"]), int(rows["lidar_count"])
         sensing["lidar_points"] = np.asarray(group["lidar_points"][start : start + count])
     figs |= sensing_figures(sensing, label)
+    if "radio_map" in names:
+        maps = {k: np.asarray(group[k][...]) for k in ("map_x", "map_y", "top_view", "height_map", "radio_map")}
+        ue_xy = read(("ue_pos",))["ue_pos"][0, :2] if "ue_pos" in names else None
+        figs["radio-map"] = map_figure(maps, ue_xy, label)
     if not figs:
-        raise StoreError(f"{info.name}: no CSI, camera, LiDAR or radar array to plot")
+        raise StoreError(f"{info.name}: no CSI, camera, depth, LiDAR, radar or map array to plot")
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     return [_save(fig, folder / f"{info.name}-s{sample}-{kind}.png") for kind, fig in figs.items()]

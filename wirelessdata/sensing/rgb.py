@@ -99,6 +99,15 @@ def render(scene: Any, pose: Pose, params: CameraParams) -> np.ndarray:
         return_bitmap=True,
     )
     rgba = np.array(bitmap, dtype=np.float64)  # linear RGB, premultiplied by alpha
-    linear = np.clip(rgba[..., :3] + (1 - rgba[..., 3:4]) * np.asarray(SKY), 0, 1)
+    return to_srgb(rgba[..., :3] + (1 - rgba[..., 3:4]) * np.asarray(SKY))
+
+
+def to_srgb(linear: np.ndarray) -> np.ndarray:
+    """Linear RGB (clipped to [0, 1]) to sRGB.
+
+    :param linear: [..., 3], float
+    :output srgb: [..., 3], uint8
+    """
+    linear = np.clip(linear, 0, 1)
     srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
     return np.round(srgb * 255).astype(np.uint8)

@@ -1,4 +1,4 @@
-"""Ray-traced generator on Sionna RT: CSI of UEs in a 3D scene with aligned RGB, LiDAR and radar.
+"""Ray-traced generator on Sionna RT: CSI of UEs in a 3D scene with aligned RGB, depth, LiDAR and radar.
 
 A *drop* is one UE on walkable/drivable ground of the scene (a downward ray test: the first surface below the
 point is the lowest one and nearly level, so neither a roof nor inside a building), at least ``min_distance_m`` from
@@ -10,16 +10,19 @@ wavelength. ``los`` comes from the first band's paths (the geometry is the same 
 any path at some band is redrawn (and counted in the log), so no sample is empty.
 
 With ``sensing``, every sample also holds, captured at its first snapshot (timestamps 0 s): camera images
-(:mod:`wirelessdata.sensing.rgb`), a LiDAR scan (:mod:`wirelessdata.sensing.lidar`) and an FMCW radar cube
-(:mod:`wirelessdata.sensing.radar`), each with its pose; the UE appears to them as a box (``ue_body_m``) that the
-radio ray tracer does not see.
+(:mod:`wirelessdata.sensing.rgb`), depth maps of the same cameras (:mod:`wirelessdata.sensing.depth`), a LiDAR
+scan (:mod:`wirelessdata.sensing.lidar`) and an FMCW radar cube (:mod:`wirelessdata.sensing.radar`), each with its
+pose; the UE appears to depth, LiDAR and radar as a box (``ue_body_m``) that the radio ray tracer does not see (to
+the camera images as a small sphere). With ``radio_map``, every shard also holds the BS's path-gain map at UE height
+with a height map and a top-down image of the same grid (:mod:`.maps`).
 
 Public API: :class:`RaytraceConfig` (``Config``), :func:`shard_layouts`, :func:`generate_block`; Sionna RT is
 imported on first use, after pointing Dr.Jit at Debian's LLVM 19 when ``DRJIT_LIBLLVM_PATH`` is unset.
 
 Modules: :mod:`.config` (configuration, scene names), :mod:`.scene` (Sionna RT, the scene, BS and UE devices),
-:mod:`.drops` (UE placement and tracks), :mod:`.trace` (ray tracing, CSI and labels), :mod:`.sense` (RGB, LiDAR,
-radar), :mod:`.layout` (shard layouts), :mod:`.timing` (seconds per stage); this module holds :func:`generate_block`.
+:mod:`.drops` (UE placement and tracks), :mod:`.trace` (ray tracing, CSI and labels), :mod:`.sense` (RGB, depth, LiDAR,
+radar), :mod:`.maps` (per-shard radio map, height map, top view), :mod:`.layout` (shard layouts), :mod:`.timing`
+(seconds per stage); this module holds :func:`generate_block`.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ def generate_block(cfg: RaytraceConfig, num_samples: int, seed: int) -> dict[str
         - ``path_gain_db``, ``delay_spread_s``, ``k_factor_db`` [n], float32; ``best_beam`` [n], int32
         - with rgb: ``rgb`` [n, camera, H, W, 3] uint8, ``rgb_time`` [n, camera] s, ``camera_pos`` and
           ``camera_orientation`` [n, camera, 3]
+        - with depth: ``depth`` [n, camera, H, W] float32 m (along the optical axis, inf: no hit), ``depth_time``
+          [n, camera] s, ``depth_pos`` and ``depth_orientation`` [n, camera, 3] (the cameras of rgb)
         - with lidar: ``lidar_points`` [sum of counts, 4] float32 (sensor frame), ``lidar_count`` [n],
           ``lidar_time`` [n], ``lidar_pos``, ``lidar_orientation`` [n, 3]
         - with radar: ``radar_cube`` [n, radar_rx, fast_time, chirp] complex64, ``radar_time`` [n],

@@ -18,11 +18,12 @@ from wirelessdata.generators.tr38901_config import normalise_array, normalise_ba
 from wirelessdata.sensing import increasing_pair
 from wirelessdata.sensing.lidar import LidarParams
 from wirelessdata.sensing.radar import RadarParams
+from wirelessdata.sensing.radio_map import RadioMapParams
 from wirelessdata.sensing.rgb import CameraParams
 from wirelessdata.source.contract import check_keys
 
 GENERATOR = "raytrace"
-SENSING = ("rgb", "lidar", "radar")
+SENSING = ("rgb", "depth", "lidar", "radar")
 DEFAULT_NUM_SUBCARRIERS = 64
 
 
@@ -73,10 +74,16 @@ class RaytraceConfig:
     :param snapshot_interval_s: Time between snapshots [s]
     :param max_depth: Largest number of interactions (reflections, refractions) per path
     :param samples_per_src: Rays shot from the BS by the path solver
-    :param sensing: Sensors, any of ``"rgb"``, ``"lidar"``, ``"radar"``
-    :param camera: :class:`~wirelessdata.sensing.rgb.CameraParams` (or a mapping of its fields)
+    :param sensing: Sensors, any of ``"rgb"``, ``"depth"`` (depth maps of the RGB rig's cameras), ``"lidar"``,
+        ``"radar"``
+    :param camera: :class:`~wirelessdata.sensing.rgb.CameraParams` (or a mapping of its fields), the cameras of
+        ``rgb`` and ``depth``
     :param lidar: :class:`~wirelessdata.sensing.lidar.LidarParams` (or a mapping)
     :param radar: :class:`~wirelessdata.sensing.radar.RadarParams` (or a mapping)
+    :param radio_map: Write per shard the BS's path-gain map at UE height (Sionna RT ``RadioMapSolver``) with a
+        height map and a top-down image of the same grid (modality ``radio_map``)
+    :param radio_map_grid: :class:`~wirelessdata.sensing.radio_map.RadioMapParams` (or a mapping): cell size,
+        region, rays
     """
 
     scene: str = "simple_street_canyon"
@@ -99,6 +106,8 @@ class RaytraceConfig:
     camera: CameraParams = field(default_factory=CameraParams)
     lidar: LidarParams = field(default_factory=LidarParams)
     radar: RadarParams = field(default_factory=RadarParams)
+    radio_map: bool = False
+    radio_map_grid: RadioMapParams = field(default_factory=RadioMapParams)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # normalise in place: the dataclass is frozen
@@ -133,6 +142,9 @@ class RaytraceConfig:
         set_(self, "camera", CameraParams.from_dict(self.camera))
         set_(self, "lidar", LidarParams.from_dict(self.lidar))
         set_(self, "radar", RadarParams.from_dict(self.radar))
+        if not isinstance(self.radio_map, bool):
+            fail("radio_map", f"{self.radio_map!r} is not a boolean", "true or false")
+        set_(self, "radio_map_grid", RadioMapParams.from_dict(self.radio_map_grid))
 
     @property
     def scenario(self) -> str:
@@ -163,7 +175,7 @@ class RaytraceConfig:
             d[f.name] = list(value) if isinstance(value, tuple) else value
         d["bands"] = [band_dict(b) for b in self.bands]
         d["bs_array"] = list(self.bs_array)
-        for name in ("camera", "lidar", "radar"):
+        for name in ("camera", "lidar", "radar", "radio_map_grid"):
             d[name] = getattr(self, name).to_dict()
         return d
 

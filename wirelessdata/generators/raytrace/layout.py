@@ -11,6 +11,7 @@ import numpy as np
 from wirelessdata import __version__
 from wirelessdata.generators.bands import Band
 from wirelessdata.generators.raytrace.config import GENERATOR, RaytraceConfig
+from wirelessdata.generators.raytrace.maps import shard_maps
 from wirelessdata.generators.raytrace.scene import antenna_positions, check_bs, load_world
 from wirelessdata.generators.tr38901 import beam_codebook
 from wirelessdata.sensing import rgb as rgb_model
@@ -57,7 +58,7 @@ def _layout_attrs(cfg: RaytraceConfig, band: Band) -> dict[str, Any]:
     if cfg.sensing:
         attrs["sensing_capture"] = "every sensor captures at the sample's first snapshot (t = 0)"
         attrs["ue_body_m"] = list(cfg.ue_body_m)
-    sensors = {"rgb": cfg.camera, "lidar": cfg.lidar, "radar": cfg.radar}
+    sensors = {"rgb": cfg.camera, "depth": cfg.camera, "lidar": cfg.lidar, "radar": cfg.radar}
     for sensor in cfg.sensing:
         attrs.update(sensors[sensor].to_attrs())
     if "radar" in cfg.sensing:
@@ -66,6 +67,14 @@ def _layout_attrs(cfg: RaytraceConfig, band: Band) -> dict[str, Any]:
         attrs["radar_velocity_resolution_mps"] = cfg.radar.velocity_resolution_mps
         attrs["radar_max_velocity_mps"] = cfg.radar.max_velocity_mps
         attrs["radar_cube_units"] = "ADC samples over the receiver noise amplitude (noise power 1)"
+    if "depth" in cfg.sensing:
+        attrs["depth"] = "distance along the camera's optical axis to the first surface (z-buffer); inf: no hit"
+    if cfg.radio_map:
+        attrs.update(cfg.radio_map_grid.to_attrs())
+        attrs["radio_map_solver"] = (
+            "Sionna RT RadioMapSolver: path gain of one BS element (38.901 pattern, BS pose) to an isotropic "
+            "antenna, incoherent sum over the paths, averaged over each cell"
+        )
     return attrs
 
 
@@ -77,8 +86,9 @@ def shard_layouts(cfg: RaytraceConfig) -> dict[str, ShardSpec]:
     :output layouts: ``{band label: ShardSpec}``;
         ``coords`` holds ``time`` [T] s, ``subcarrier`` [K] Hz offsets (``(k - K//2) * spacing``),
         ``bs_ant_pos`` [Nbs, 3] and ``ue_ant_pos`` [Nue, 3] m in the array frame (x = boresight), and with rgb
-        ``camera_intrinsics`` [camera, 4] pixel
-    :raises ConfigError: Unknown scene, or BS inside a building
+        ``camera_intrinsics`` [camera, 4] pixel, with depth ``depth_intrinsics`` [camera, 4] pixel, with
+        ``radio_map`` the maps of :func:`~wirelessdata.generators.raytrace.maps.shard_maps`
+    :raises ConfigError: Unknown scene, BS inside a building, radio-map grid too large or without ground
     """
     world = load_world(cfg.scene)
     check_bs(cfg, world.geometry)
@@ -89,18 +99,30 @@ def shard_layouts(cfg: RaytraceConfig) -> dict[str, ShardSpec]:
     if "rgb" in cfg.sensing:
         sizes_sensing.update(camera=len(cfg.camera.mounts), height=cfg.camera.height, width=cfg.camera.width)
         coords_sensing["camera_intrinsics"] = np.tile(rgb_model.intrinsics(cfg.camera), (len(cfg.camera.mounts), 1))
+    if "depth" in cfg.sensing:
+        sizes_sensing.update(camera=len(cfg.camera.mounts), height=cfg.camera.height, width=cfg.camera.width)
+        coords_sensing["depth_intrinsics"] = np.tile(rgb_model.intrinsics(cfg.camera), (len(cfg.camera.mounts), 1))
     if "lidar" in cfg.sensing:
         ragged.append(RaggedSpec("point", "lidar", cfg.lidar.capacity))
     if "radar" in cfg.sensing:
         sizes_sensing.update(
             radar_rx=cfg.radar.num_rx, fast_time=cfg.radar.samples_per_chirp, chirp=cfg.radar.num_chirps
         )
+    maps: tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]], float] | None = None
+    if cfg.radio_map:
+        maps = shard_maps(cfg)
+        sizes_sensing.update(map_y=len(maps[0]["map_y"]), map_x=len(maps[0]["map_x"]))
     layouts = {}
     for band in cfg.bands:
+        attrs = _layout_attrs(cfg, band)
+        coords_maps: dict[str, np.ndarray] = {}
+        if maps is not None:
+            coords_maps = {**maps[0], **maps[1][band.label]}
+            attrs["radio_map_height_m"] = maps[2]
         k = band.num_subcarriers
         bs_ant_pos, ue_ant_pos = antenna_positions(cfg, band)
         layouts[band.label] = ShardSpec(
-            attrs=_layout_attrs(cfg, band),
+            attrs=attrs,
             sizes={
                 "time": cfg.num_time_steps,
                 "subcarrier": k,
@@ -114,8 +136,9 @@ def shard_layouts(cfg: RaytraceConfig) -> dict[str, ShardSpec]:
                 "bs_ant_pos": bs_ant_pos,
                 "ue_ant_pos": ue_ant_pos,
                 **coords_sensing,
+                **coords_maps,
             },
-            modalities=("csi", *cfg.sensing),
+            modalities=("csi", *cfg.sensing, *(("radio_map",) if cfg.radio_map else ())),
             optional=("delay_spread_s", "k_factor_db", "best_beam", "distance_m", "indoor"),
             ragged=tuple(ragged),
         )

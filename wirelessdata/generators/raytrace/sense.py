@@ -1,5 +1,5 @@
-"""Sensing of the drops at their first snapshot: camera images, LiDAR scans and FMCW radar cubes from the sensor
-models of :mod:`wirelessdata.sensing`, with the sensors' poses (at the BS or following the UE)."""
+"""Sensing of the drops at their first snapshot: camera images, depth maps, LiDAR scans and FMCW radar cubes from
+the sensor models of :mod:`wirelessdata.sensing`, with the sensors' poses (at the BS or following the UE)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from wirelessdata.generators.raytrace.drops import SENSING_STREAM, Drops
 from wirelessdata.generators.raytrace.scene import World, set_devices
 from wirelessdata.generators.raytrace.timing import timed
 from wirelessdata.sensing import Pose, SceneGeometry, look_at_rpy
+from wirelessdata.sensing import depth as depth_model
 from wirelessdata.sensing import lidar as lidar_model
 from wirelessdata.sensing import radar as radar_model
 from wirelessdata.sensing import rgb as rgb_model
@@ -37,20 +38,39 @@ def _camera_pose(cfg: RaytraceConfig, geometry: SceneGeometry, mount: str, drops
     return Pose(position, look_at_rpy(ue - position))
 
 
-def _sense_rgb(cfg: RaytraceConfig, world: World, drops: Drops) -> dict[str, np.ndarray]:
-    images, positions, orientations = [], [], []
+def _camera_poses(cfg: RaytraceConfig, world: World, drops: Drops) -> list[list[Pose]]:
+    """Poses of the rig's cameras (shared by rgb and depth): [drop][camera]."""
+    return [
+        [_camera_pose(cfg, world.geometry, mount, drops, i) for mount in cfg.camera.mounts]
+        for i in range(len(drops.position))
+    ]
+
+
+def _sense_rgb(cfg: RaytraceConfig, world: World, drops: Drops, poses: list[list[Pose]]) -> dict[str, np.ndarray]:
+    images = []
     with timed("rgb"), rgb_model.batch():
-        for i in range(len(drops.position)):
-            poses = [_camera_pose(cfg, world.geometry, mount, drops, i) for mount in cfg.camera.mounts]
+        for i, cameras in enumerate(poses):
             set_devices(world.scene, None, drops.position[i : i + 1])  # the sample's UE only
-            images.append([rgb_model.render(world.scene, pose, cfg.camera) for pose in poses])
-            positions.append([pose.position for pose in poses])
-            orientations.append([pose.rpy for pose in poses])
+            images.append([rgb_model.render(world.scene, pose, cfg.camera) for pose in cameras])
     return {
         "rgb": np.asarray(images, dtype=np.uint8),
         "rgb_time": np.zeros((len(drops.position), len(cfg.camera.mounts))),
-        "camera_pos": np.asarray(positions, dtype=np.float32),
-        "camera_orientation": np.asarray(orientations, dtype=np.float32),
+        "camera_pos": np.asarray([[p.position for p in cameras] for cameras in poses], dtype=np.float32),
+        "camera_orientation": np.asarray([[p.rpy for p in cameras] for cameras in poses], dtype=np.float32),
+    }
+
+
+def _sense_depth(cfg: RaytraceConfig, world: World, drops: Drops, poses: list[list[Pose]]) -> dict[str, np.ndarray]:
+    maps = []
+    with timed("depth"):
+        for i, cameras in enumerate(poses):
+            body = (drops.body(i, cfg.ue_body_m),)
+            maps.append([depth_model.render(world.geometry, pose, cfg.camera, body) for pose in cameras])
+    return {
+        "depth": np.asarray(maps, dtype=np.float32),
+        "depth_time": np.zeros((len(drops.position), len(cfg.camera.mounts))),
+        "depth_pos": np.asarray([[p.position for p in cameras] for cameras in poses], dtype=np.float32),
+        "depth_orientation": np.asarray([[p.rpy for p in cameras] for cameras in poses], dtype=np.float32),
     }
 
 
@@ -99,8 +119,11 @@ def sense(cfg: RaytraceConfig, world: World, drops: Drops, seed: int) -> dict[st
         (``lidar_points`` concatenated over the drops, with ``lidar_count``)
     """
     arrays: dict[str, np.ndarray] = {}
+    poses = _camera_poses(cfg, world, drops) if {"rgb", "depth"} & set(cfg.sensing) else []
     if "rgb" in cfg.sensing:
-        arrays.update(_sense_rgb(cfg, world, drops))
+        arrays.update(_sense_rgb(cfg, world, drops, poses))
+    if "depth" in cfg.sensing:
+        arrays.update(_sense_depth(cfg, world, drops, poses))
     if "lidar" in cfg.sensing:
         arrays.update(_sense_lidar(cfg, world, drops, seed))
     if "radar" in cfg.sensing:

@@ -1,4 +1,5 @@
-"""Wall time per stage of the ray-traced generator (scene, placement, ray tracing, csi, rgb, lidar, radar).
+"""Wall time per stage of the ray-traced generator (scene, placement, ray tracing, csi, rgb, depth, lidar, radar,
+radio map).
 
 :data:`stage_seconds` accumulates over the process; benchmarks read and clear it.
 """

@@ -23,7 +23,8 @@ log = logging.getLogger(__package__)  # the documented logger name, wirelessdata
 
 
 @cache
-def _solver() -> Any:
+def path_solver() -> Any:
+    """Sionna RT's path solver (deterministic), one per process."""
     return sionna_rt().PathSolver(deterministic=True)
 
 
@@ -42,7 +43,7 @@ def trace(cfg: RaytraceConfig, world: World, band: Band, drops: Drops, seed: int
     scene.tx_array, scene.rx_array = radio_arrays(cfg)
     set_devices(scene, cfg, drops.position, drops.velocity)
     with timed("ray tracing"):
-        paths = _solver()(scene, max_depth=cfg.max_depth, samples_per_src=cfg.samples_per_src, seed=seed % 2**31)
+        paths = path_solver()(scene, max_depth=cfg.max_depth, samples_per_src=cfg.samples_per_src, seed=seed % 2**31)
     with timed("csi"):
         k = band.num_subcarriers
         offsets = (np.arange(k) - k // 2) * band.subcarrier_spacing_hz
