@@ -64,31 +64,32 @@ def filesystem(url: str) -> tuple[Any, str]:
         raise StoreError(f"{url}: no fsspec backend for this URL ({exc}); install it, e.g. pip install s3fs") from exc
 
 
-TRANSPORT_ERRORS = (
-    "NoCredentialsError",
-    "PartialCredentialsError",
+CREDENTIAL_ERRORS = ("NoCredentialsError", "PartialCredentialsError")
+"""Names of the exceptions (botocore) of a store that has no usable credentials."""
+CONNECTION_ERRORS = (
     "EndpointConnectionError",
     "ConnectTimeoutError",
     "ReadTimeoutError",
     "ClientConnectorError",
     "ServerDisconnectedError",
+    "ConnectionError",
 )
-"""Names of the exceptions (botocore, aiohttp) of a store that cannot be reached or used, whatever the data."""
+"""Names of the exceptions (botocore, aiohttp) of a store that cannot be reached."""
 
 
 def store_failed(exc: BaseException) -> bool:
     """True when ``exc`` says the store itself failed (server, network, credentials), not the data in it."""
-    return type(exc).__name__ in TRANSPORT_ERRORS or isinstance(exc, PermissionError)
+    return type(exc).__name__ in (*CREDENTIAL_ERRORS, *CONNECTION_ERRORS) or isinstance(exc, PermissionError)
 
 
 def remote_error(url: str, action: str, exc: BaseException) -> StoreError:
     """One line for a failed object-store call: the URL, what failed, and the fix (credentials, bucket, server)."""
     name, text = type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if name in ("NoCredentialsError", "PartialCredentialsError") or "credentials" in text.lower():
+    if name in CREDENTIAL_ERRORS or "credentials" in text.lower():
         fix = "no credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE (or the backend's own)"
     elif "bucket does not exist" in text or name == "NoSuchBucket":
         fix = "the bucket does not exist; create it or fix the URL"
-    elif name in ("EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError", "ConnectionError"):
+    elif name in CONNECTION_ERRORS:
         fix = f"cannot reach the server ({text}); check the endpoint (AWS_ENDPOINT_URL) and that it is up, then rerun"
     elif isinstance(exc, PermissionError) or "AccessDenied" in text or "Forbidden" in text:
         fix = "access denied; use credentials allowed to read and write it"
