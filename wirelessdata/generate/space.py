@@ -59,11 +59,13 @@ def sampler(name: str, spec: Any) -> Sampler:
     """
     if isinstance(spec, Mapping) and "." not in name and not set(spec) & {*DISTRIBUTIONS, "weights"}:
         raise ConfigError(f"space.{name}: {dict(spec)} is not one distribution; use one of {list(DISTRIBUTIONS)}")
-    return _template(name, spec)
+    drawn = _template(name, spec)
+    return drawn if drawn is not None else lambda rng: spec
 
 
-def _template(name: str, spec: Any) -> Sampler:
-    """A value that may hold distributions: constants stay, distributions are drawn (depth first, in order)."""
+def _template(name: str, spec: Any) -> Sampler | None:
+    """The sampler of a value that may hold distributions (drawn depth first, in order); None when it holds none
+    (a constant)."""
     if isinstance(spec, Mapping) and set(spec) & {*DISTRIBUTIONS, "weights"}:
         return _distribution(name, spec)
     if isinstance(spec, Mapping):
@@ -71,19 +73,15 @@ def _template(name: str, spec: Any) -> Sampler:
     elif isinstance(spec, list):
         parts = {i: _template(f"{name}[{i}]", value) for i, value in enumerate(spec)}
     else:
-        return lambda rng: spec
-    if all(getattr(part, "constant", False) for part in parts.values()):
-        return _constant(spec)
-    if isinstance(spec, Mapping):
-        return lambda rng: {key: part(rng) for key, part in parts.items()}
-    return lambda rng: [part(rng) for part in parts.values()]
+        return None
+    if all(part is None for part in parts.values()):
+        return None
+    values = dict(spec.items()) if isinstance(spec, Mapping) else dict(enumerate(spec))
 
-
-def _constant(value: Any) -> Sampler:
     def draw(rng: np.random.Generator) -> Any:
-        return value
+        out = {key: values[key] if part is None else part(rng) for key, part in parts.items()}
+        return out if isinstance(spec, Mapping) else list(out.values())
 
-    draw.constant = True  # type: ignore[attr-defined]
     return draw
 
 
@@ -100,8 +98,13 @@ def _distribution(name: str, spec: Mapping[str, Any]) -> Sampler:
         if weights.shape != (len(args),) or not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() <= 0:
             raise ConfigError(f"space.{name}.weights: give {len(args)} non-negative weights, not all 0")
         p = weights / weights.sum()
-        values = [_template(f"{name}.choice[{i}]", value) for i, value in enumerate(args)]
-        return lambda rng: values[int(rng.choice(len(args), p=p))](rng)
+        options = [_template(f"{name}.choice[{i}]", value) for i, value in enumerate(args)]
+
+        def choose(rng: np.random.Generator) -> Any:
+            i = int(rng.choice(len(args), p=p))
+            return args[i] if options[i] is None else options[i](rng)
+
+        return choose
     if "weights" in spec:
         raise ConfigError(f"space.{name}: weights go with choice only")
     if not (isinstance(args, list) and len(args) == 2 and all(_number(v) for v in args) and args[0] <= args[1]):
