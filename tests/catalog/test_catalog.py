@@ -97,7 +97,7 @@ def test_registration_records_configuration_and_distributions(root):
     assert a["modalities"] == "csi" and rows[3]["modalities"] == "csi,lidar"
     assert a["delay_spread_count"] == 16 and a["delay_spread_p50"] == pytest.approx(2e-7)
     assert a["bytes"] > 16 * 4 * 8 * 4 * 8 and a["checksum"] and a["path"] == str(root / "a-28GHz.zarr")
-    assert 0 <= a["los_mean"] <= 1 and a["doppler_mean"] > 0 and a["schema_version"] == "1.1.0"
+    assert 0 <= a["los_mean"] <= 1 and a["doppler_mean"] > 0 and a["schema_version"] == "1.2.0"
 
 
 @pytest.mark.parametrize(

@@ -105,10 +105,10 @@ def test_depth_pixels_follow_the_intrinsics():
 
 def test_shards_validate_open_with_xarray_and_hold_the_maps(shards):
     schema = load_schema()
-    assert schema.version == "1.1.0"
+    assert schema.version == "1.2.0"
     for band, (result, ds) in shards.items():
         assert result.report.ok, result.report.findings
-        assert ds.attrs["schema_version"] == "1.1.0" and {"depth", "radio_map"} <= set(ds.attrs["modalities"])
+        assert ds.attrs["schema_version"] == "1.2.0" and {"depth", "radio_map"} <= set(ds.attrs["modalities"])
         assert ds.depth.shape == (8, 2, 48, 64) and ds.depth.dtype == np.float32 and ds.depth.attrs["units"] == "m"
         assert ds.radio_map.dims == ("map_y", "map_x") and ds.radio_map.attrs["units"] == "dB"
         assert ds.radio_map.shape == (32, 50) == ds.height_map.shape and ds.top_view.shape == (32, 50, 3)
@@ -131,12 +131,13 @@ def test_an_older_minor_version_stays_valid_and_a_newer_major_is_refused(shards)
     url = shards["sub6"][0].url
     group = zarr.open_group(url, mode="r+")
     try:
-        group.attrs["schema_version"] = "1.0.0"
-        assert validate_shard(url).ok
+        for older in ("1.0.0", "1.1.0"):
+            group.attrs["schema_version"] = older
+            assert validate_shard(url).ok
         group.attrs["schema_version"] = "2.0.0"
         assert [f.rule for f in validate_shard(url).findings] == ["schema.version"]
     finally:
-        group.attrs["schema_version"] = "1.1.0"
+        group.attrs["schema_version"] = "1.2.0"
 
 
 def test_depth_matches_the_lidar_ranges(shards):

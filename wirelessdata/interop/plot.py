@@ -7,7 +7,8 @@ snapshots, Hann window, averaged over subcarriers and antennas, with the largest
 of the sample's UE velocity marked). Sensing, when present: the camera images, the depth maps (no hit in white),
 a top view of the LiDAR points, and the radar's range-Doppler map (FFT over fast time and chirps, power summed over
 receive antennas). Per-shard maps, when present: the top view, the height map and the radio map of the shard, with
-the sample's UE marked.
+the sample's UE marked. Scatterers, when present: the sample's interaction points seen from above, coloured by kind,
+with the BS and UE marked (over the shard's top view when it has one).
 """
 
 from __future__ import annotations
@@ -199,11 +200,40 @@ def map_figure(maps: dict[str, np.ndarray], ue_xy: np.ndarray | None, label: str
     return fig
 
 
+def scatterer_figure(
+    points: np.ndarray,
+    kind: np.ndarray,
+    kinds: dict[str, str],
+    ends: dict[str, np.ndarray],
+    maps: dict[str, np.ndarray] | None,
+    label: str,
+) -> Any:
+    """Top view of one sample's scatterers: ``points`` [N, 3] m (scene frame) coloured by ``kind`` [N] (codes of
+    ``kinds``, ``{code: name}``), the ``ends`` ``{"BS": [3], "UE": [3]}`` m marked (square, triangle), over
+    ``maps``' ``top_view`` [ny, nx, 3] on ``map_x`` [nx], ``map_y`` [ny] m when given."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
+    if maps is not None:
+        x, y = maps["map_x"], maps["map_y"]
+        half = (x[1] - x[0]) / 2 if len(x) > 1 else 0.5
+        ax.imshow(maps["top_view"], origin="lower", extent=[x[0] - half, x[-1] + half, y[0] - half, y[-1] + half])
+    for code, name in kinds.items():
+        here = kind == int(code)
+        if here.any():
+            ax.scatter(points[here, 0], points[here, 1], s=12, label=f"{name} ({int(here.sum())})")
+    for (end, position), marker in zip(ends.items(), ("ks", "r^"), strict=True):
+        ax.plot(position[0], position[1], marker, ms=8, label=end)
+    ax.set(title=f"{label}: scatterers (top view)", xlabel="x (m)", ylabel="y (m)", aspect="equal")
+    ax.legend(fontsize="small")
+    return fig
+
+
 def plot_sample(url: str, sample: int = 0, out: str | Path = ".") -> list[Path]:
     """Write the PNG figures of sample ``sample`` of the shard at ``url`` into ``out``.
 
     Files are named ``<shard>-s<sample>-<kind>.png``; kinds: ``csi-time-subcarrier``, ``csi-antenna-subcarrier``,
-    ``pdp``, ``doppler`` (CSI shards), ``rgb``, ``depth``, ``lidar``, ``radar``, ``radio-map`` (when present).
+    ``pdp``, ``doppler`` (CSI shards), ``rgb``, ``depth``, ``lidar``, ``radar``, ``radio-map``, ``scatterers``
+    (when present).
     :returns: the files written.
     """
     info = shard_info(url)
@@ -229,10 +259,17 @@ def plot_sample(url: str, sample: int = 0, out: str | Path = ".") -> list[Path]:
         start, count = int(rows["lidar_start"]), int(rows["lidar_count"])
         sensing["lidar_points"] = np.asarray(group["lidar_points"][start : start + count])
     figs |= sensing_figures(sensing, label)
+    maps: dict[str, np.ndarray] | None = None
     if "radio_map" in names:
         maps = {k: np.asarray(group[k][...]) for k in ("map_x", "map_y", "top_view", "height_map", "radio_map")}
         ue_xy = read(("ue_pos",))["ue_pos"][0, :2] if "ue_pos" in names else None
         figs["radio-map"] = map_figure(maps, ue_xy, label)
+    if "scatterer_points" in names:
+        rows = read(("scatterer_start", "scatterer_count", "bs_pos", "ue_pos"))
+        start, count = int(rows["scatterer_start"]), int(rows["scatterer_count"])
+        points, kind = (np.asarray(group[v][start : start + count]) for v in ("scatterer_points", "scatterer_kind"))
+        ends = {"BS": rows["bs_pos"], "UE": rows["ue_pos"][0]}
+        figs["scatterers"] = scatterer_figure(points, kind, info.attrs["scatterer_kinds"], ends, maps, label)
     if not figs:
         raise StoreError(f"{info.name}: no CSI, camera, depth, LiDAR, radar or map array to plot")
     folder = Path(out)

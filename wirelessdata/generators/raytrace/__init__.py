@@ -14,15 +14,16 @@ With ``sensing``, every sample also holds, captured at its first snapshot (times
 scan (:mod:`wirelessdata.sensing.lidar`) and an FMCW radar cube (:mod:`wirelessdata.sensing.radar`), each with its
 pose; the UE appears to depth, LiDAR and radar as a box (``ue_body_m``) that the radio ray tracer does not see (to
 the camera images as a small sphere). With ``radio_map``, every shard also holds the BS's path-gain map at UE height
-with a height map and a top-down image of the same grid (:mod:`.maps`).
+with a height map and a top-down image of the same grid (:mod:`.maps`). With ``scatterers``, every sample also holds
+the interaction points of the first band's traced paths, with their kind, path and bounce (:mod:`.scatterers`).
 
 Public API: :class:`RaytraceConfig` (``Config``), :func:`shard_layouts`, :func:`generate_block`; Sionna RT is
 imported on first use, after pointing Dr.Jit at Debian's LLVM 19 when ``DRJIT_LIBLLVM_PATH`` is unset.
 
 Modules: :mod:`.config` (configuration, scene names), :mod:`.scene` (Sionna RT, the scene, BS and UE devices),
 :mod:`.drops` (UE placement and tracks), :mod:`.trace` (ray tracing, CSI and labels), :mod:`.sense` (RGB, depth, LiDAR,
-radar), :mod:`.maps` (per-shard radio map, height map, top view), :mod:`.layout` (shard layouts), :mod:`.timing`
-(seconds per stage); this module holds :func:`generate_block`.
+radar), :mod:`.maps` (per-shard radio map, height map, top view), :mod:`.scatterers` (the paths' interaction points),
+:mod:`.layout` (shard layouts), :mod:`.timing` (seconds per stage); this module holds :func:`generate_block`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from wirelessdata.generators.raytrace.config import (
 )
 from wirelessdata.generators.raytrace.drops import TOPOLOGY_STREAM, Drops, draw_drops
 from wirelessdata.generators.raytrace.layout import shard_layouts
+from wirelessdata.generators.raytrace.scatterers import PER_DROP, ragged_scatterers
 from wirelessdata.generators.raytrace.scene import (
     DEBIAN_LIBLLVM,
     World,
@@ -80,7 +82,8 @@ def generate_block(cfg: RaytraceConfig, num_samples: int, seed: int) -> dict[str
     :param cfg: Configuration
     :param num_samples: Number of drops n
     :param seed: Block seed (integer >= 0)
-    :output blocks: ``{band label: arrays}``, every array with first axis n (but ``lidar_points``):
+    :output blocks: ``{band label: arrays}``, every array with first axis n (but the ragged ``lidar_points`` and
+        ``scatterer_points*``, ``_kind``, ``_path``, ``_depth``):
 
         - ``csi`` [n, T, K, Nbs, Nue], complex64: channel frequency response H (path loss included)
         - ``ue_pos`` [n, T, 3], float32 m: UE antenna position at each snapshot (straight track)
@@ -95,6 +98,9 @@ def generate_block(cfg: RaytraceConfig, num_samples: int, seed: int) -> dict[str
           ``lidar_time`` [n], ``lidar_pos``, ``lidar_orientation`` [n, 3]
         - with radar: ``radar_cube`` [n, radar_rx, fast_time, chirp] complex64, ``radar_time`` [n],
           ``radar_pos``, ``radar_orientation`` [n, 3]
+        - with scatterers: ``scatterer_points`` [sum of counts, 3] float32 m (scene frame), ``scatterer_kind``,
+          ``scatterer_path``, ``scatterer_depth`` [sum of counts], ``scatterer_count`` [n], with lidar also
+          ``scatterer_points_lidar`` [sum of counts, 3] (the sample's LiDAR frame)
 
         Sensor arrays are the same in every band's shard.
     :raises ConfigError: Unknown scene, BS inside a building, no valid UE positions
@@ -114,6 +120,8 @@ def generate_block(cfg: RaytraceConfig, num_samples: int, seed: int) -> dict[str
         drops = draw_drops(cfg, world.geometry, num_samples, rng)
     drops, traced = trace_all(cfg, world, drops, seed, rng)
     sensed = sense(cfg, world, drops, seed)
+    if cfg.scatterers:
+        sensed.update(ragged_scatterers({k: traced[0][k] for k in (*PER_DROP, "scatterer_count")}, sensed))
     t = np.arange(cfg.num_time_steps) * cfg.snapshot_interval_s
     bs = np.tile(np.asarray(cfg.bs_position_m, dtype=np.float32), (num_samples, 1))
     common = {

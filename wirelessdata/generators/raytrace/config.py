@@ -84,6 +84,9 @@ class RaytraceConfig:
         height map and a top-down image of the same grid (modality ``radio_map``)
     :param radio_map_grid: :class:`~wirelessdata.sensing.radio_map.RadioMapParams` (or a mapping): cell size,
         region, rays
+    :param scatterers: Write per sample every traced path's interaction points (first band's paths) with their
+        kind, path and bounce (modality ``scatterers``)
+    :param max_scatterers: Most interaction points stored per sample; beyond it the weakest paths are left out
     """
 
     scene: str = "simple_street_canyon"
@@ -108,6 +111,8 @@ class RaytraceConfig:
     radar: RadarParams = field(default_factory=RadarParams)
     radio_map: bool = False
     radio_map_grid: RadioMapParams = field(default_factory=RadioMapParams)
+    scatterers: bool = False
+    max_scatterers: int = 1024
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # normalise in place: the dataclass is frozen
@@ -145,6 +150,9 @@ class RaytraceConfig:
         if not isinstance(self.radio_map, bool):
             fail("radio_map", f"{self.radio_map!r} is not a boolean", "true or false")
         set_(self, "radio_map_grid", RadioMapParams.from_dict(self.radio_map_grid))
+        if not isinstance(self.scatterers, bool):
+            fail("scatterers", f"{self.scatterers!r} is not a boolean", "true or false")
+        positive_int("max_scatterers", self.max_scatterers)
 
     @property
     def scenario(self) -> str:

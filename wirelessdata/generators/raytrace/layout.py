@@ -12,6 +12,7 @@ from wirelessdata import __version__
 from wirelessdata.generators.bands import Band
 from wirelessdata.generators.raytrace.config import GENERATOR, RaytraceConfig
 from wirelessdata.generators.raytrace.maps import shard_maps
+from wirelessdata.generators.raytrace.scatterers import KINDS
 from wirelessdata.generators.raytrace.scene import antenna_positions, check_bs, load_world
 from wirelessdata.generators.tr38901 import beam_codebook
 from wirelessdata.sensing import rgb as rgb_model
@@ -75,6 +76,14 @@ def _layout_attrs(cfg: RaytraceConfig, band: Band) -> dict[str, Any]:
             "Sionna RT RadioMapSolver: path gain of one BS element (38.901 pattern, BS pose) to an isotropic "
             "antenna, incoherent sum over the paths, averaged over each cell"
         )
+    if cfg.scatterers:
+        attrs["scatterers"] = (
+            "interaction points of the first band's traced paths (Sionna RT Paths.vertices), the strongest path "
+            "first, line-of-sight paths without points; beyond max_scatterers points per sample the weakest paths "
+            "are left out"
+        )
+        attrs["scatterer_kinds"] = {str(code): kind for code, kind in KINDS.items()}
+        attrs["max_scatterers"] = cfg.max_scatterers
     return attrs
 
 
@@ -108,6 +117,8 @@ def shard_layouts(cfg: RaytraceConfig) -> dict[str, ShardSpec]:
         sizes_sensing.update(
             radar_rx=cfg.radar.num_rx, fast_time=cfg.radar.samples_per_chirp, chirp=cfg.radar.num_chirps
         )
+    if cfg.scatterers:
+        ragged.append(RaggedSpec("scatterer", "scatterer", cfg.max_scatterers))
     maps: tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]], float] | None = None
     if cfg.radio_map:
         maps = shard_maps(cfg)
@@ -138,8 +149,20 @@ def shard_layouts(cfg: RaytraceConfig) -> dict[str, ShardSpec]:
                 **coords_sensing,
                 **coords_maps,
             },
-            modalities=("csi", *cfg.sensing, *(("radio_map",) if cfg.radio_map else ())),
-            optional=("delay_spread_s", "k_factor_db", "best_beam", "distance_m", "indoor"),
+            modalities=(
+                "csi",
+                *cfg.sensing,
+                *(("radio_map",) if cfg.radio_map else ()),
+                *(("scatterers",) if cfg.scatterers else ()),
+            ),
+            optional=(
+                "delay_spread_s",
+                "k_factor_db",
+                "best_beam",
+                "distance_m",
+                "indoor",
+                *(("scatterer_points_lidar",) if cfg.scatterers and "lidar" in cfg.sensing else ()),
+            ),
             ragged=tuple(ragged),
         )
     return layouts

@@ -13,6 +13,7 @@ from wirelessdata.errors import WirelessDataError
 from wirelessdata.generators.bands import Band
 from wirelessdata.generators.raytrace.config import RaytraceConfig
 from wirelessdata.generators.raytrace.drops import Drops, draw_drops
+from wirelessdata.generators.raytrace.scatterers import path_scatterers
 from wirelessdata.generators.raytrace.scene import World, radio_arrays, set_devices, sionna_rt
 from wirelessdata.generators.raytrace.timing import timed
 
@@ -28,13 +29,17 @@ def path_solver() -> Any:
     return sionna_rt().PathSolver(deterministic=True)
 
 
-def trace(cfg: RaytraceConfig, world: World, band: Band, drops: Drops, seed: int) -> dict[str, np.ndarray]:
+def trace(
+    cfg: RaytraceConfig, world: World, band: Band, drops: Drops, seed: int, scatterers: bool = False
+) -> dict[str, np.ndarray]:
     """Ray trace the drops at one band.
 
+    :param scatterers: Also return the paths' interaction points (:func:`.scatterers.path_scatterers`)
     :output traced: ``csi`` [m, T, K, Nbs, Nue] complex64 (delays relative to each link's first path),
         ``reached`` [m] bool (any valid path), ``los`` [m] bool (a path without interaction),
         ``delay_spread_s`` [m] float32 (RMS over the paths' powers), ``k_factor_db`` [m] float32 (LoS path power
-        over the other paths', NaN without LoS)
+        over the other paths', NaN without LoS); with ``scatterers`` the padded per-drop arrays of
+        :func:`.scatterers.path_scatterers` (capacity ``cfg.max_scatterers``)
     """
     import mitsuba as mi
 
@@ -55,6 +60,9 @@ def trace(cfg: RaytraceConfig, world: World, band: Band, drops: Drops, seed: int
         )  # [rx, rx_ant, tx, tx_ant, T, K]
         csi = np.ascontiguousarray(h[:, :, 0].transpose(0, 3, 4, 2, 1)).astype(np.complex64)
         stats = _path_stats(paths)
+    if scatterers:
+        with timed("scatterers"):
+            stats.update(path_scatterers(paths, cfg.max_scatterers))
     return {"csi": csi, **stats}
 
 
@@ -93,11 +101,12 @@ def _path_stats(paths: Any) -> dict[str, np.ndarray]:
 def trace_all(
     cfg: RaytraceConfig, world: World, drops: Drops, seed: int, rng: np.random.Generator
 ) -> tuple[Drops, list[dict[str, np.ndarray]]]:
-    """Trace every band; redraw the drops that some band cannot reach until all are reached.
+    """Trace every band (with ``cfg.scatterers``, the first band's paths also give the scatterers); redraw the drops
+    that some band cannot reach until all are reached.
 
     :raises WirelessDataError: Drops still without any path after ``MAX_REDRAWS`` rounds
     """
-    traced = [trace(cfg, world, band, drops, seed) for band in cfg.bands]
+    traced = [trace(cfg, world, band, drops, seed, cfg.scatterers and j == 0) for j, band in enumerate(cfg.bands)]
     redrawn = 0
     for attempt in range(MAX_REDRAWS + 1):
         lost = ~np.logical_and.reduce([t["reached"] for t in traced])
@@ -112,7 +121,7 @@ def trace_all(
             fresh = draw_drops(cfg, world.geometry, int(lost.sum()), rng)
         redrawn += int(lost.sum())
         drops = drops.replace(lost, fresh)
-        again = [trace(cfg, world, band, fresh, seed) for band in cfg.bands]
+        again = [trace(cfg, world, band, fresh, seed, cfg.scatterers and j == 0) for j, band in enumerate(cfg.bands)]
         for old, new in zip(traced, again, strict=True):
             for key, value in old.items():
                 value[lost] = new[key]
