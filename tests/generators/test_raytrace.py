@@ -302,3 +302,15 @@ def test_the_street_canyon_recipe_runs_and_validates(tmp_path):
     assert [r.band for r in results] == ["sub6", "28GHz"] and all(r.report.ok for r in results)
     ds = xr.open_zarr(results[0].url)
     assert ds.rgb.shape == (2, 2, 240, 320, 3) and ds.radar_cube.shape == (2, 4, 256, 128)
+
+
+def test_one_band_from_the_command_line(tmp_path):
+    """`generate --generator raytrace --bands sub6`: one band needs no multiband mode (the ray tracer has none)."""
+    from typer.testing import CliRunner
+
+    from wirelessdata.cli import app
+
+    args = ["generate", "--generator", "raytrace", "--bands", "sub6", "--samples", "1", "--time-steps", "2"]
+    res = CliRunner().invoke(app, [*args, "--subcarriers", "8", "--bs-array", "1x2", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "r" / "raytrace-simple_street_canyon-sub6.zarr" / "zarr.json").is_file()

@@ -161,6 +161,13 @@ def generate(
             "--radio-map", help="raytrace: store per shard the BS's path-gain map with a height map and a top view."
         ),
     ] = False,
+    scatterers: Annotated[
+        bool,
+        typer.Option(
+            "--scatterers",
+            help="raytrace: store per sample the traced paths' interaction points with their kind, path and bounce.",
+        ),
+    ] = False,
     out: Annotated[str, typer.Option(help="Dataset root (a folder or a Zarr store URL).")] = "wirelessdata-out",
     samples: Annotated[int | None, typer.Option(help="Drops per configuration (default 256).")] = None,
     scale: Annotated[
@@ -200,8 +207,11 @@ def generate(
     [[configs]] entry of the file; flags given here override the file for every configuration.
     A rerun of the same command resumes an interrupted run; each finished shard is validated.
     """
+    import dataclasses
+
+    from wirelessdata import plugins
     from wirelessdata.generate.plan import DropSetPlan
-    from wirelessdata.generate.recipe import drop_sets, load_recipe
+    from wirelessdata.generate.recipe import DEFAULT_GENERATOR, drop_sets, load_recipe
     from wirelessdata.generate.run import executor, run_plan
     from wirelessdata.progress import progress_bars
     from wirelessdata.shard.store import check_writable
@@ -231,9 +241,12 @@ def generate(
         "scene": scene,
         "sensing": _csv(sensing),
         "radio_map": radio_map or None,
+        "scatterers": scatterers or None,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    if "bands" in overrides and len(overrides["bands"]) == 1 and "multiband" not in overrides:
+    engine = plugins.load("generator", overrides.get("generator") or spec.get("generator") or DEFAULT_GENERATOR)
+    correlates = "multiband" in {f.name for f in dataclasses.fields(engine.Config)}
+    if correlates and "bands" in overrides and len(overrides["bands"]) == 1 and "multiband" not in overrides:
         overrides["multiband"] = "independent"  # one band: nothing to correlate
     plans = [DropSetPlan(d, out) for d in drop_sets(spec, overrides)]
     check_writable(out)  # before a cluster is started for nothing
