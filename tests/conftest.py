@@ -123,3 +123,24 @@ def s3_root(s3_server):
     bucket = f"wd-{uuid.uuid4().hex[:12]}"
     s3fs.S3FileSystem(skip_instance_cache=True).mkdir(bucket)
     return f"s3://{bucket}/corpus"
+
+
+@pytest.fixture(scope="module")
+def rt():
+    """Sionna RT with a usable LLVM, or skip."""
+    from wirelessdata.errors import WirelessDataError
+    from wirelessdata.generators import raytrace
+
+    try:
+        return raytrace.sionna_rt()
+    except WirelessDataError as exc:
+        pytest.skip(str(exc))
+
+
+def raytraced(config, samples, block_size, folder):
+    """The shards of one ray-traced configuration (a raytrace config table) written under ``folder``:
+    ``{band: (ShardResult, xarray Dataset)}``."""
+    import xarray as xr
+
+    (drops,) = drop_sets({"generator": "raytrace", "samples": samples, "block_size": block_size, "configs": [config]})
+    return {r.band: (r, xr.open_zarr(r.url)) for r in run_plan(DropSetPlan(drops, str(folder)))}

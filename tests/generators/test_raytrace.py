@@ -13,6 +13,7 @@ import xarray as xr
 pytest.importorskip("sionna")
 pytest.importorskip("open3d")
 
+from conftest import raytraced  # noqa: E402
 from wirelessdata.errors import ConfigError, WirelessDataError  # noqa: E402
 from wirelessdata.generate.plan import DropSetPlan  # noqa: E402
 from wirelessdata.generate.recipe import drop_sets, load_recipe  # noqa: E402
@@ -39,20 +40,9 @@ SENSING = {
 
 
 @pytest.fixture(scope="module")
-def rt():
-    """Sionna RT with a usable LLVM, or skip."""
-    try:
-        return raytrace.sionna_rt()
-    except WirelessDataError as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="module")
 def shards(rt, tmp_path_factory):
     """4 drops in 2 blocks, sub-6 GHz and 28 GHz, with every sensor: {band: (ShardResult, Dataset)}."""
-    (drops,) = drop_sets({"generator": "raytrace", "samples": 4, "block_size": 2, "configs": [{**TINY, **SENSING}]})
-    results = run_plan(DropSetPlan(drops, str(tmp_path_factory.mktemp("rt"))))
-    return {r.band: (r, xr.open_zarr(r.url)) for r in results}
+    return raytraced({**TINY, **SENSING}, 4, 2, tmp_path_factory.mktemp("rt"))
 
 
 # --- configuration (no ray tracing) ------------------------------------------------------------------------------

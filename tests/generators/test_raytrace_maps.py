@@ -4,16 +4,13 @@ and the schema's minor version."""
 
 import numpy as np
 import pytest
-import xarray as xr
 import zarr
 
 pytest.importorskip("sionna")
 pytest.importorskip("open3d")
 
-from wirelessdata.errors import ConfigError, WirelessDataError  # noqa: E402
-from wirelessdata.generate.plan import DropSetPlan  # noqa: E402
-from wirelessdata.generate.recipe import drop_sets  # noqa: E402
-from wirelessdata.generate.run import run_plan  # noqa: E402
+from conftest import raytraced  # noqa: E402
+from wirelessdata.errors import ConfigError  # noqa: E402
 from wirelessdata.generators import raytrace  # noqa: E402
 from wirelessdata.generators.raytrace import RaytraceConfig  # noqa: E402
 from wirelessdata.generators.raytrace.maps import traced_path_gain_db  # noqa: E402
@@ -40,20 +37,9 @@ MAPS = {
 
 
 @pytest.fixture(scope="module")
-def rt():
-    """Sionna RT with a usable LLVM, or skip."""
-    try:
-        return raytrace.sionna_rt()
-    except WirelessDataError as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="module")
 def shards(rt, tmp_path_factory):
     """8 drops in 2 blocks, sub-6 GHz and 28 GHz, with rgb, depth, LiDAR and radio maps: {band: (result, Dataset)}."""
-    (drops,) = drop_sets({"generator": "raytrace", "samples": 8, "block_size": 4, "configs": [MAPS]})
-    results = run_plan(DropSetPlan(drops, str(tmp_path_factory.mktemp("maps"))))
-    return {r.band: (r, xr.open_zarr(r.url)) for r in results}
+    return raytraced(MAPS, 8, 4, tmp_path_factory.mktemp("maps"))
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,8 @@ import xarray as xr
 pytest.importorskip("sionna")
 o3d = pytest.importorskip("open3d")
 
-from wirelessdata.errors import ConfigError, WirelessDataError  # noqa: E402
-from wirelessdata.generate.plan import DropSetPlan  # noqa: E402
-from wirelessdata.generate.recipe import drop_sets  # noqa: E402
-from wirelessdata.generate.run import run_plan  # noqa: E402
+from conftest import raytraced  # noqa: E402
+from wirelessdata.errors import ConfigError  # noqa: E402
 from wirelessdata.generators import raytrace  # noqa: E402
 from wirelessdata.generators.raytrace import RaytraceConfig  # noqa: E402
 from wirelessdata.generators.raytrace.scatterers import KINDS  # noqa: E402
@@ -33,20 +31,10 @@ SCATTERERS = {
 
 
 @pytest.fixture(scope="module")
-def rt():
-    """Sionna RT with a usable LLVM, or skip."""
-    try:
-        return raytrace.sionna_rt()
-    except WirelessDataError as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="module")
 def shard(rt, tmp_path_factory):
     """4 drops in 2 blocks with scatterers and a BS LiDAR: (result, Dataset)."""
-    (drops,) = drop_sets({"generator": "raytrace", "samples": 4, "block_size": 2, "configs": [SCATTERERS]})
-    (result,) = run_plan(DropSetPlan(drops, str(tmp_path_factory.mktemp("scatterers"))))
-    return result, xr.open_zarr(result.url)
+    (pair,) = raytraced(SCATTERERS, 4, 2, tmp_path_factory.mktemp("scatterers")).values()
+    return pair
 
 
 def _points(ds: xr.Dataset, name: str, i: int) -> np.ndarray:
