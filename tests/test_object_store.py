@@ -231,3 +231,23 @@ def test_a_memory_root_works_like_any_other_url(tmp_path, monkeypatch):
     assert run("catalog", "show", f"{root}/tr38901-uma-sub6.zarr").exit_code == 0
     res = run("card", root)
     assert res.exit_code == 0 and f"{root}/README.md" in res.output, res.output
+
+
+def test_a_store_without_conditional_writes_refuses_a_second_catalog_writer(tmp_path, monkeypatch):
+    """memory:// (like gs:// here) takes the writer lock ROOT/catalog.sqlite.lock: a writer that finds it is refused
+    in one line naming the lock's holder, and nothing is written; once the lock is gone the write goes through."""
+    import fsspec
+
+    monkeypatch.setenv("WIRELESSDATA_CACHE", str(tmp_path / "cache"))
+    root = f"memory://wd-lock-{tmp_path.name}/corpus"
+    url = f"{root}/a.zarr"
+    write_synthetic(url, num_samples=8, block_size=4)
+    fs = fsspec.filesystem("memory")
+    lock = f"/wd-lock-{tmp_path.name}/corpus/{CATALOG_FILE}.lock"
+    fs.pipe_file(lock, b"PID 1 on elsewhere since 2026-12-04T10:00:00")
+    with pytest.raises(WirelessDataError, match="being written by PID 1 on elsewhere") as refused:
+        register_shard(root, url)
+    assert "\n" not in str(refused.value) and not fs.exists(f"/wd-lock-{tmp_path.name}/corpus/{CATALOG_FILE}")
+    fs.rm_file(lock)
+    register_shard(root, url)
+    assert [r["path"] for r in ls(root)] == [url] and not fs.exists(lock)

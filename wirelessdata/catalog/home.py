@@ -10,8 +10,9 @@ Writers (the driver of ``generate``, an importer, ``catalog rebuild``) change th
 a conditional write: ``If-Match`` the ETag they read (``If-None-Match: *`` when there was none). When another
 writer got there first the write is refused by the store, and the change is replayed on the newer catalog (every
 change is idempotent: it re-reads the shards it registers), up to :data:`ATTEMPTS` times; so concurrent writers
-lose no row. Conditional writes are used on S3 and S3-compatible stores; other backends (``gs://``,
-``memory://``, ...) are written last-writer-wins, one writer at a time (documented in docs/cluster.md).
+lose no row. Conditional writes are used on S3 and S3-compatible stores. Other backends (``gs://``, ``memory://``,
+...) take a writer lock instead: the object ``ROOT/catalog.sqlite.lock``, created exclusively (fsspec's
+``mode="create"``); a second writer is refused in one line naming the lock and its holder.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import hashlib
 import os
 import random
 import shutil
+import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -69,37 +72,80 @@ def open_root_catalog(root: str, catalog: str | None = None) -> Catalog:
 def update_catalog(root: str, catalog: str | None, change: Callable[[Catalog], T]) -> T:
     """Apply ``change`` to the catalog of ``root`` (created when absent) and return what it returns.
 
-    On a remote root the change is made on a private copy of the catalog and put back with a conditional write,
-    replayed when another writer changed the catalog meanwhile (``change`` must be idempotent).
+    On a remote root the change is made on a private copy of the catalog and put back: on S3 with a conditional
+    write, replayed when another writer changed the catalog meanwhile (``change`` must be idempotent); elsewhere
+    under the writer lock ``ROOT/catalog.sqlite.lock``.
 
-    :raises CatalogError: the remote catalog kept changing under us for :data:`ATTEMPTS` tries.
+    :raises CatalogError: the remote catalog kept changing under us for :data:`ATTEMPTS` tries, or another writer
+        holds the lock.
     """
     if not remote_root(root, catalog):
         with Catalog(catalog_path(root, catalog), create=True) as cat:
             return change(cat)
-    folder = _cache_folder(root)
+    if not _conditional(root):
+        with _writer_lock(root):
+            return _change_once(root, change)[1]
     for attempt in range(ATTEMPTS):
-        etag, cached = _fetch(root)
-        handle, name = tempfile.mkstemp(suffix=".sqlite", dir=folder)
-        os.close(handle)
-        work = Path(name)
-        try:
-            if cached is not None:
-                shutil.copyfile(cached, work)
-            with Catalog(work, create=True, base=root) as cat:
-                result = change(cat)
-            written = _put(root, work, etag)
-            if written is not None:
-                if written:  # the new version is the local copy of the ETag the store gave it
-                    os.replace(work, _cached(root, written))
-                return result
-        finally:
-            work.unlink(missing_ok=True)
+        done, result = _change_once(root, change)
+        if done:
+            return result
         time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))  # another writer won: replay on its catalog
     raise CatalogError(
         f"{join(root, CATALOG_FILE)}: changed by other writers {ATTEMPTS} times while this one wrote; rerun (the "
         "shards are written; `wirelessdata catalog rebuild` registers them)"
     )
+
+
+def _change_once(root: str, change: Callable[[Catalog], T]) -> tuple[bool, T]:
+    """Apply ``change`` to a private copy of the current catalog and put it back: ``(written, result)``; not
+    written when another writer changed the catalog meanwhile (a conditional write refused)."""
+    folder = _cache_folder(root)
+    etag, cached = _fetch(root)
+    handle, name = tempfile.mkstemp(suffix=".sqlite", dir=folder)
+    os.close(handle)
+    work = Path(name)
+    try:
+        if cached is not None:
+            shutil.copyfile(cached, work)
+        with Catalog(work, create=True, base=root) as cat:
+            result = change(cat)
+        written = _put(root, work, etag)
+        if written:  # the new version is the local copy of the ETag the store gave it
+            os.replace(work, _cached(root, written))
+    finally:
+        work.unlink(missing_ok=True)
+    return written is not None, result
+
+
+def _conditional(root: str) -> bool:
+    """Whether the store of ``root`` takes conditional writes (``If-Match``): S3 and S3-compatible stores."""
+    return str(root).startswith(("s3://", "s3a://"))
+
+
+@contextmanager
+def _writer_lock(root: str) -> Iterator[None]:
+    """Hold ``ROOT/catalog.sqlite.lock`` (created exclusively) while the catalog is changed; a second writer gets a
+    one-line :class:`CatalogError` naming the lock and its holder."""
+    lock = join(root, f"{CATALOG_FILE}.lock")
+    fs, path = filesystem(lock)
+    holder = f"PID {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}"
+    try:
+        fs.pipe_file(path, holder.encode(), mode="create")
+    except FileExistsError:
+        try:
+            other = bytes(fs.cat_file(path)).decode(errors="replace")
+        except Exception:  # gone meanwhile, or unreadable: the refusal stands
+            other = "another writer"
+        raise CatalogError(
+            f"{lock}: the catalog is being written by {other}; wait for it to finish, or delete the lock if that "
+            "writer is gone, then rerun (the shards are written; `wirelessdata catalog rebuild` registers them)"
+        ) from None
+    except Exception as exc:  # credentials, server, bucket
+        raise remote_error(lock, "take the catalog's writer lock", exc) from exc
+    try:
+        yield
+    finally:
+        fs.rm_file(path)
 
 
 def _cache_folder(root: str) -> Path:
@@ -168,7 +214,7 @@ def _put(root: str, work: Path, etag: str | None) -> str | None:
     writer changed the catalog since ``etag`` (a conditional write on S3)."""
     url = join(root, CATALOG_FILE)
     fs, path = filesystem(url)
-    conditional = str(root).startswith(("s3://", "s3a://"))
+    conditional = _conditional(root)
     kwargs: dict[str, Any] = {}
     if conditional:
         kwargs = {"IfMatch": etag} if etag is not None else {"mode": "create"}
