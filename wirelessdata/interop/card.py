@@ -25,7 +25,7 @@ from wirelessdata.catalog.coverage import drawn
 from wirelessdata.catalog.db import CatalogError
 from wirelessdata.errors import ConfigError, StoreError
 from wirelessdata.shard.store import open_group
-from wirelessdata.shard.url import exists, is_remote, join, read_bytes, relative, shard_name, write_bytes
+from wirelessdata.shard.url import exists, is_remote, join, local_path, read_bytes, relative, shard_name, write_bytes
 
 CROISSANT_FILE = "croissant.json"
 CARD_FILE = "README.md"
@@ -357,7 +357,7 @@ def write_card(
     rows = complete_rows(root, where, catalog)
     folder = str(out) if out is not None else str(root)
     if not is_remote(folder):
-        folder = str(Path(folder.removeprefix("file://")).resolve())
+        folder = str(local_path(folder).resolve())
     card, jsonld = join(folder, CARD_FILE), join(folder, CROISSANT_FILE)
     try:
         ours = MARKER in read_bytes(card, "dataset card").decode(errors="replace")

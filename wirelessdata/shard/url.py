@@ -28,6 +28,11 @@ def is_remote(location: str) -> bool:
     return is_url(location) and not str(location).startswith("file://")
 
 
+def local_path(location: str) -> Path:
+    """The local path of a path or a ``file://`` URL."""
+    return Path(str(location).removeprefix("file://"))
+
+
 def shard_url(root: str, name: str) -> str:
     """Location of shard ``name`` (without ``.zarr``) under the dataset root ``root`` (path or URL)."""
     return join(root, f"{name}{SHARD_SUFFIX}")
@@ -46,9 +51,7 @@ def shard_name(url: str) -> str:
 def relative(location: str, base: str) -> str:
     """``location`` as seen from the folder ``base`` (``../a.zarr``, ``a.zarr``); a URL outside ``base`` stays whole."""
     if not is_remote(location) and not is_remote(base):
-        return Path(
-            os.path.relpath(str(location).removeprefix("file://"), str(base).removeprefix("file://"))
-        ).as_posix()
+        return Path(os.path.relpath(local_path(location), local_path(base))).as_posix()
     prefix = f"{str(base).rstrip('/')}/"
     return str(location)[len(prefix) :] if str(location).startswith(prefix) else str(location)
 
@@ -103,7 +106,7 @@ def remote_error(url: str, action: str, exc: BaseException) -> StoreError:
 def exists(location: str) -> bool:
     """Whether anything (a file, a folder, a prefix) is at ``location``."""
     if not is_remote(location):
-        return Path(str(location).removeprefix("file://")).exists()
+        return local_path(location).exists()
     fs, path = filesystem(location)
     try:
         return bool(fs.exists(path))
@@ -119,7 +122,7 @@ def read_bytes(location: str, what: str) -> bytes:
     :raises StoreError: the store failed (credentials, server, bucket), in one line.
     """
     if not is_remote(location):
-        return Path(str(location).removeprefix("file://")).read_bytes()
+        return local_path(location).read_bytes()
     fs, path = filesystem(location)
     try:
         return bytes(fs.cat_file(path))
@@ -136,7 +139,7 @@ def write_bytes(location: str, data: bytes, what: str) -> None:
     :raises StoreError: it cannot be written, in one line naming the location and the fix.
     """
     if not is_remote(location):
-        target = Path(str(location).removeprefix("file://"))
+        target = local_path(location)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{target.name}.tmp")
@@ -157,7 +160,7 @@ def write_bytes(location: str, data: bytes, what: str) -> None:
 def stored_bytes(location: str) -> int:
     """Bytes of the files (objects) under ``location``."""
     if not is_remote(location):
-        top = str(location).removeprefix("file://")
+        top = local_path(location)
         return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(top) for f in files)
     fs, path = filesystem(location)
     try:
@@ -170,7 +173,7 @@ def find_shards(root: str) -> list[str]:
     """Shards under ``root`` (a path or a URL): the root itself if it is a shard, else every ``*.zarr`` group below
     it, found by listing (in an object store, folders inside a shard are not listed), sorted."""
     if not is_remote(root):
-        p = Path(str(root).removeprefix("file://"))
+        p = local_path(root)
         if (p / "zarr.json").is_file():
             return [str(root)]
         return sorted(str(q.parent) for q in p.rglob(f"*{SHARD_SUFFIX}/zarr.json"))
