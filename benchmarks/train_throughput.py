@@ -23,6 +23,7 @@ import time
 
 import torch
 from timing import median_time
+from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
 from wirelessdata.models import StepInfo, TrainConfig, WiFo, train
@@ -47,8 +48,24 @@ def matmul_gflops(size: int) -> float:
     return 2 * size**3 / seconds / 1e9
 
 
+def count_cpu_attention() -> None:
+    """Count the CPU kernels of ``scaled_dot_product_attention`` as torch counts the CUDA ones.
+
+    ``FlopCounterMode`` has formulas for the CUDA flash / efficient / cuDNN attention kernels but none for
+    ``aten._scaled_dot_product_flash_attention_for_cpu`` (and its backward), so on the CPU it counted the linear
+    layers only and left out about a third of the model's work. The same formulas as torch's (forward: the two
+    attention matmuls; backward: five, the score recompute included) are registered for the CPU kernels.
+    """
+    aten, registry = torch.ops.aten, flop_counter.flop_registry
+    registry[aten._scaled_dot_product_flash_attention_for_cpu] = registry[aten._scaled_dot_product_flash_attention]
+    registry[aten._scaled_dot_product_flash_attention_for_cpu_backward] = registry[
+        aten._scaled_dot_product_flash_attention_backward
+    ]
+
+
 def flops_per_sample(cfg: TrainConfig, shape: tuple[int, int, int], batch: int) -> float:
     """Expected training FLOPs (forward + backward) per sample of one step under ``cfg``'s mask schedule."""
+    count_cpu_attention()
     model = WiFo(cfg.model_config())
     csi = synthetic_batches(shape, batch, 1)[0]["csi"]
     generator = torch.Generator().manual_seed(0)
