@@ -468,3 +468,40 @@ def test_a_ply_body_that_is_not_ascii_is_a_row_defect_and_the_rest_imports(sourc
     result = import_deepsense(folder, str(tmp_path / "root"))
     found = [d for d in result.defects if d.code == "ply_unreadable" and ply.name in d.detail]
     assert found and "not ASCII" in found[0].detail and result.num_samples > 0
+
+
+def _break_jpeg_body(path: Path) -> None:
+    """A marker in the middle of the entropy-coded data: header and end-of-image marker intact, the scan's checks
+    pass, Pillow's decoder fails ("broken data stream")."""
+    data = path.read_bytes()
+    mid = (data.find(b"\xff\xda") + len(data)) // 2
+    path.write_bytes(data[:mid] + b"\xff\xc4" + data[mid + 2 :])
+
+
+def test_a_jpeg_body_that_cannot_be_decoded_is_a_row_defect_and_the_rest_imports(sources, tmp_path):
+    import shutil
+
+    folder = tmp_path / "scenario31"
+    shutil.copytree(sources["scenario31"], folder)
+    options = DeepSenseOptions(block_size=3)
+    clean = import_deepsense(folder, str(tmp_path / "clean"), options=options)
+    images = sorted((folder / "unit1" / "camera_data").glob("*.jpg"))
+    broken = images[len(images) // 2]  # a row of a later block: blocks before it are written when it fails
+    _break_jpeg_body(broken)
+    result = import_deepsense(folder, str(tmp_path / "root"), options=options)
+    found = [d for d in result.defects if d.code == "image_corrupt"]
+    assert len(found) == 1 and broken.name in found[0].detail and found[0].action == "skipped"
+    assert result.num_samples == clean.num_samples - 1 and result.report.ok
+    want, got = xr.open_zarr(clean.url), xr.open_zarr(result.url)
+    keep = ~np.isin(want.sample_id.values, [found[0].row])
+    assert found[0].row in want.sample_id.values and found[0].row not in got.sample_id.values
+    np.testing.assert_array_equal(got.sample_id.values, want.sample_id.values[keep])
+    np.testing.assert_array_equal(got.rgb.values, want.rgb.values[keep])
+
+
+def test_strict_mode_stops_at_a_jpeg_body_found_unreadable_while_writing(tmp_path):
+    folder = ds_data.make_scenario31(tmp_path, defects=False)
+    _break_jpeg_body(sorted((folder / "unit1" / "camera_data").glob("*.jpg"))[0])
+    options = DeepSenseOptions(date="2024-05-01", timezone="UTC")
+    with pytest.raises(StrictError, match="1 defects with --strict .*image_corrupt: .*cannot be decoded"):
+        import_deepsense(folder, str(tmp_path / "root"), strict=True, options=options)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -65,6 +65,26 @@ class SourceError(WirelessDataError):
 
 class StrictError(SourceError):
     """``strict`` was asked and the source has defects."""
+
+
+class RowUnreadable(SourceError):
+    """A row's file passed the scan's checks (its header) but its body cannot be decoded while the row is written.
+
+    :func:`run_import` then leaves the row out as a defect (``code``, action :data:`SKIPPED`) and writes the shard
+    again without it; a scan whose block reader raises this implements :class:`Skipping`.
+    """
+
+    def __init__(self, row: int, source: str, code: str, detail: str) -> None:
+        super().__init__(f"{source}: row {row}: {detail}")
+        self.row, self.source, self.code, self.detail = row, source, code, detail
+
+
+@runtime_checkable
+class Skipping(Protocol):
+    """A scan that can leave out a row found unreadable while writing (:class:`RowUnreadable`)."""
+
+    def skip(self, error: RowUnreadable) -> None:
+        """Remove the row of ``error`` from the rows to import and record its defect (:data:`SKIPPED`)."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +228,9 @@ def run_import(
     """Import the source folder ``path`` with ``importer`` into ``ROOT/<importer.shard_name(scan)>.zarr``.
 
     Checks the options, scans every row (``strict``: a :class:`StrictError` on any defect, before writing), lays
-    out the shard and writes it through the one writer (:func:`write_shard`).
+    out the shard and writes it through the one writer (:func:`write_shard`). A row whose file the scan passed but
+    whose body cannot be decoded (:class:`RowUnreadable`) is left out as a defect and the shard, unfinished at that
+    point, is laid out and written again without it (each such file costs one restart of the write).
     """
     check = getattr(options, "check", None)
     if check is not None:
@@ -217,9 +239,21 @@ def run_import(
     found = importer.scan(folder, options, progress)
     if strict:
         check_strict(str(folder), found.defects)
-    layout = importer.layout(found, options)
     url = shard_url(root, importer.shard_name(found))
-    written = write_shard(root, url, layout, importer.block_reader(found, layout, options), overwrite, progress)
+    while True:
+        layout = importer.layout(found, options)
+        try:
+            written = write_shard(root, url, layout, importer.block_reader(found, layout, options), overwrite, progress)
+            break
+        except RowUnreadable as exc:
+            if not isinstance(found, Skipping):
+                raise
+            if strict:  # found while writing, not by the scan
+                check_strict(str(folder), [Defect(exc.row, exc.source, exc.code, exc.detail, SKIPPED)])
+            found.skip(exc)
+            # The shard at url is this import's own unfinished one (its blocks up to the row are written, the rest
+            # pending): the rows after the skipped one move up, so it is laid out and written again without it.
+            overwrite = True
     return ImportResult(
         url=url,
         rows_total=found.rows_total,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wirelessdata.importers.common import SourceError, importer_flag
+from wirelessdata.importers.common import RowUnreadable, importer_flag
 from wirelessdata.importers.deepsense.formats import enu, read_ply, read_radar, read_rgb
 from wirelessdata.importers.deepsense.layout import sample_times
 from wirelessdata.importers.deepsense.options import DeepSenseOptions
@@ -43,7 +43,12 @@ class BlockReader:
         mods = self.layout.modalities
         if "rgb" in mods:
             rgb = np.stack(
-                [np.stack([self._decode(r, p, read_rgb, self.options.rgb_size) for p in r.files["rgb"]]) for r in rows]
+                [
+                    np.stack(
+                        [self._decode(r, p, "image_corrupt", read_rgb, self.options.rgb_size) for p in r.files["rgb"]]
+                    )
+                    for r in rows
+                ]
             )
             cams = rgb.shape[1]
             data |= {
@@ -53,7 +58,7 @@ class BlockReader:
                 "camera_orientation": np.full((n, cams, 3), np.nan, np.float32),
             }
         if "lidar" in mods:
-            clouds = [self._decode(r, r.files["lidar"][0], read_ply) for r in rows]
+            clouds = [self._decode(r, r.files["lidar"][0], "ply_corrupt", read_ply) for r in rows]
             data |= {
                 "lidar_points": np.concatenate(clouds),
                 "lidar_count": np.array([len(c) for c in clouds]),
@@ -63,7 +68,9 @@ class BlockReader:
             }
         if "radar" in mods:
             data |= {
-                "radar_cube": np.stack([self._decode(r, r.files["radar"][0], read_radar) for r in rows]),
+                "radar_cube": np.stack(
+                    [self._decode(r, r.files["radar"][0], "radar_corrupt", read_radar) for r in rows]
+                ),
                 "radar_time": np.zeros(n),
                 "radar_pos": zeros3,
                 "radar_orientation": nan3,
@@ -76,11 +83,11 @@ class BlockReader:
         return data
 
     @staticmethod
-    def _decode(row: Row, path: Path, read: Callable[..., np.ndarray], *args: object) -> np.ndarray:
+    def _decode(row: Row, path: Path, code: str, read: Callable[..., np.ndarray], *args: object) -> np.ndarray:
+        """``read(path, *args)``; a body the scan's header checks could not see (corrupt JPEG data, bad numbers)
+        raises :class:`RowUnreadable` with ``code``, and the import leaves the row out."""
         try:
             return read(path, *args)
-        except Exception as exc:  # a body the header check could not see (corrupt JPEG data, bad numbers)
-            raise SourceError(
-                f"{path}: row {row.index} cannot be decoded ({type(exc).__name__}: {exc}) although its header "
-                "passed the scan; fix or remove the file's row, then rerun with --overwrite"
-            ) from exc
+        except Exception as exc:  # any decoder failure of this one file: the row is skipped, the import goes on
+            detail = f"{path.name} cannot be decoded ({type(exc).__name__}: {exc}) although its header passed the scan"
+            raise RowUnreadable(row.index, str(path), code, detail) from exc

@@ -24,6 +24,7 @@ from wirelessdata.importers.common import (
     SKIPPED,
     Defect,
     Progress,
+    RowUnreadable,
     SourceError,
     counts,
 )
@@ -82,6 +83,26 @@ class Scan:
         """Record a defect."""
         self.defects.append(Defect(row, source, code, detail, action))
 
+    def skip(self, error: RowUnreadable) -> None:
+        """Leave out the row of ``error`` (a file the scan passed that cannot be decoded) and record the defect.
+
+        :raises SourceError: no row is left to import
+        """
+        self.rows = [r for r in self.rows if r.index != error.row]
+        self.add(error.row, error.source, error.code, error.detail, SKIPPED)
+        self.finish()
+
+    def finish(self) -> None:
+        """Sort the defects (folder-wide ones first, then by row).
+
+        :raises SourceError: no row can be imported
+        """
+        if not self.rows:
+            raise SourceError(
+                f"{self.folder}: no row can be imported ({len(self.defects)} defects, {counts(self.defects)})"
+            )
+        self.defects.sort(key=lambda d: (d.row is not None, d.row or 0))
+
 
 def find_csv(folder: Path) -> Path:
     """The scenario CSV: ``<folder>/<folder name>.csv``, else the only ``*.csv`` in the folder."""
@@ -133,9 +154,7 @@ def scan(
     _check_beams(result)
     _check_gps(result)
     _check_times(result, options)
-    if not result.rows:
-        raise SourceError(f"{folder}: no row can be imported ({len(result.defects)} defects, {counts(result.defects)})")
-    result.defects.sort(key=lambda d: (d.row is not None, d.row or 0))
+    result.finish()
     return result
 
 
