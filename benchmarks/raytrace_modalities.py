@@ -1,5 +1,5 @@
-"""Ray-traced depth maps and radio maps: samples/s with rgb + depth against CSI only, and the radio map's agreement
-with the path solver, measured in the same run.
+"""Ray-traced sensing and radio maps: samples/s with each set of modalities (and either RGB renderer) against CSI
+only, and the radio map's agreement with the path solver, measured in the same run.
 
 Every variant runs the street-canyon recipe (generators/raytrace-street-canyon.toml: sub6 + 28 GHz, 4x8 BS panel,
 T=16, K=64; 320x240 BS and UE cameras at 16 spp) through the whole pipeline (placement, ray tracing at both bands,
@@ -34,6 +34,18 @@ from wirelessdata.generators.raytrace.maps import traced_path_gain_db
 from wirelessdata.sensing.radio_map import Grid
 
 RECIPE = "generators/raytrace-street-canyon.toml"
+EVERY = ["rgb", "depth", "lidar", "radar"]
+RAYCAST = {"mounts": ["bs", "ue"], "width": 320, "height": 240, "fov_deg": 60.0, "renderer": "raycast"}
+"""The recipe's cameras, with the ray-cast renderer."""
+VARIANTS = {
+    "csi only": {"sensing": []},
+    "csi + depth": {"sensing": ["depth"]},
+    "csi + rgb + depth": {"sensing": ["rgb", "depth"]},
+    "csi + rgb (raycast) + depth": {"sensing": ["rgb", "depth"], "camera": RAYCAST},
+    "every modality (rgb path-traced)": {"sensing": EVERY},
+    "every modality (rgb raycast)": {"sensing": EVERY, "camera": RAYCAST},
+}
+"""Sensing of each timed run (overrides of the recipe's configuration)."""
 MAP_REGION = [-90.0, 90.0, -60.0, 60.0]
 """Region of the radio maps [m]: the whole street canyon (its UEs stay on the main street)."""
 
@@ -111,8 +123,8 @@ def main() -> None:
     try:
         run({**base, "samples": 2, "block_size": 2, "sensing": ["rgb", "depth"]}, f"{root}/warm")
         timings = {}
-        for name, sensing in {"csi only": [], "csi + depth": ["depth"], "csi + rgb + depth": ["rgb", "depth"]}.items():
-            timings[name], _ = run({**base, "sensing": sensing}, f"{root}/{len(timings)}")
+        for name, variant in VARIANTS.items():
+            timings[name], _ = run({**base, **variant}, f"{root}/{len(timings)}")
         grid = {"cell_m": args.cell, "region_m": MAP_REGION, "samples_per_tx": args.rays}
         maps = {**base, "sensing": ["rgb", "depth"], "radio_map": True, "radio_map_grid": grid}
         raytrace.stage_seconds.clear()

@@ -1,7 +1,8 @@
 """Sensors on a ray-traced scene: the shared pose convention and ray casting against the scene's meshes.
 
 The sensor models live in :mod:`~wirelessdata.sensing.rgb` (camera renders), :mod:`~wirelessdata.sensing.lidar`
-(spinning LiDAR) and :mod:`~wirelessdata.sensing.radar` (FMCW radar cube); they share:
+(spinning LiDAR) and :mod:`~wirelessdata.sensing.radar` (FMCW radar cube), mounted on the BS, the UE or a hovering
+UAV (:mod:`~wirelessdata.sensing.uav`); they share:
 
 - :class:`Pose`: a sensor position and orientation in the scene frame (x east, y north, z up). The orientation is
   ``rpy`` = (roll, pitch, yaw) [rad], applied z-y-x as in the schema and Sionna RT:
@@ -24,8 +25,9 @@ import numpy as np
 
 from wirelessdata.errors import ConfigError
 
-MOUNTS = ("bs", "ue")
-"""Where a sensor sits: on the BS (static) or on the UE (moving with it)."""
+MOUNTS = ("bs", "ue", "uav")
+"""Where a sensor sits: on the BS (static), on the UE (moving with it) or on a hovering UAV (static, see
+:mod:`~wirelessdata.sensing.uav`)."""
 STATIC = -1
 """Body index of a ray hit on the static scene meshes (see :attr:`Hits.body`)."""
 
@@ -184,11 +186,13 @@ class Hits:
     :param distance: [N], m, inf where the ray hits nothing
     :param normal: [N, 3], unit surface normal (orientation arbitrary for scene meshes), zeros on a miss
     :param body: [N], int, index of the :class:`Box` hit, :data:`STATIC` for the scene meshes or a miss
+    :param mesh: [N], int, index of the scene mesh hit (in :attr:`SceneGeometry.meshes`), -1 for a body or a miss
     """
 
     distance: np.ndarray
     normal: np.ndarray
     body: np.ndarray
+    mesh: np.ndarray
 
     @property
     def hit(self) -> np.ndarray:
@@ -200,13 +204,18 @@ class SceneGeometry:
     """Triangle meshes of a scene, ready for ray casting with open3d.
 
     :param meshes: (vertices [V, 3] m, faces [F, 3] vertex indices) of each mesh, scene frame
+    :param colors: [M, 3] linear RGB in [0, 1] of each mesh (its material's colour), mid grey when not given
     """
 
-    def __init__(self, meshes: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
+    def __init__(self, meshes: Iterable[tuple[np.ndarray, np.ndarray]], colors: Any = None) -> None:
         import open3d as o3d
 
         self._o3d = o3d
         self.meshes = [(np.asarray(v, np.float32), np.asarray(f, np.uint32)) for v, f in meshes]
+        self.colors = np.full((len(self.meshes), 3), 0.5) if colors is None else np.asarray(colors, np.float64)
+        """[M, 3], linear RGB of each mesh."""
+        if self.colors.shape != (len(self.meshes), 3):
+            raise ConfigError(f"SceneGeometry: {self.colors.shape} colours for {len(self.meshes)} meshes; give [M, 3]")
         self._scene = o3d.t.geometry.RaycastingScene()
         for vertices, faces in self.meshes:
             self._scene.add_triangles(o3d.core.Tensor(vertices), o3d.core.Tensor(faces))
@@ -216,14 +225,14 @@ class SceneGeometry:
 
     @classmethod
     def from_mitsuba(cls, mi_scene: Any) -> SceneGeometry:
-        """Meshes of a Mitsuba scene (``sionna.rt.Scene.mi_scene``), in their current (world) positions."""
-        return cls(
-            (
-                np.array(shape.vertex_positions_buffer()).reshape(-1, 3),
-                np.array(shape.faces_buffer()).reshape(-1, 3),
-            )
-            for shape in mi_scene.shapes()
-        )
+        """Meshes of a Mitsuba scene (``sionna.rt.Scene.mi_scene``), in their current (world) positions, with the
+        colours of their radio materials (Sionna RT's ``RadioMaterial.color``; mid grey for a material without)."""
+        shapes = list(mi_scene.shapes())
+        meshes = [
+            (np.array(s.vertex_positions_buffer()).reshape(-1, 3), np.array(s.faces_buffer()).reshape(-1, 3))
+            for s in shapes
+        ]
+        return cls(meshes, [tuple(getattr(s.bsdf(), "color", (0.5, 0.5, 0.5))) for s in shapes])
 
     def cast(self, origins: np.ndarray, directions: np.ndarray, bodies: Sequence[Box] = ()) -> Hits:
         """First intersection of each ray with the meshes and the ``bodies``.
@@ -237,13 +246,14 @@ class SceneGeometry:
         result = self._scene.cast_rays(rays)
         distance = result["t_hit"].numpy().astype(np.float64)
         normal = result["primitive_normals"].numpy().astype(np.float64)
+        mesh = np.where(np.isfinite(distance), result["geometry_ids"].numpy().astype(np.int64), -1)
         body = np.full(len(distance), STATIC)
         for k, box in enumerate(bodies):
             t, n = box.intersect(origins, directions)
             closer = t < distance
-            distance, body = np.where(closer, t, distance), np.where(closer, k, body)
+            distance, body, mesh = np.where(closer, t, distance), np.where(closer, k, body), np.where(closer, -1, mesh)
             normal[closer] = n[closer]
-        return Hits(distance, normal, body)
+        return Hits(distance, normal, body, mesh)
 
     def distance_to_surface(self, points: np.ndarray) -> np.ndarray:
         """Unsigned distance [N] (m) of points [N, 3] (scene frame) to the nearest mesh."""

@@ -28,7 +28,8 @@ class LidarParams(SensorParams):
     :param max_range_m: Range limit [m]
     :param range_noise_m: Std of the Gaussian range noise [m]
     :param dropout: Probability that a return is lost
-    :param mount: ``"bs"`` (on the BS mast, facing the BS boresight) or ``"ue"`` (on the UE, facing its heading)
+    :param mount: ``"bs"`` (on the BS mast, facing the BS boresight), ``"ue"`` (on the UE, facing its heading) or
+        ``"uav"`` (on the hovering UAV, along its heading and pitch)
     """
 
     FIELD = "lidar"

@@ -52,7 +52,8 @@ class RadarParams(SensorParams):
     :param tx_power_dbm: Transmit power [dBm]
     :param antenna_gain_dbi: Gain of the TX and of each RX antenna [dBi]
     :param noise_figure_db: Receiver noise figure [dB]
-    :param mount: ``"bs"`` (on the BS mast, facing the BS boresight) or ``"ue"`` (on the UE, facing its heading)
+    :param mount: ``"bs"`` (on the BS mast, facing the BS boresight), ``"ue"`` (on the UE, facing its heading) or
+        ``"uav"`` (on the hovering UAV, along its heading and pitch)
     """
 
     FIELD = "radar"

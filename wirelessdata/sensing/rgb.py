@@ -21,18 +21,23 @@ from wirelessdata.sensing import MOUNTS, Pose, SensorParams
 
 SKY = (0.55, 0.7, 0.9)
 """Linear RGB of the background where no surface is hit."""
+RENDERERS = ("pathtrace", "raycast")
+"""How the images are made (``CameraParams.renderer``)."""
 
 
 @dataclass(frozen=True)
 class CameraParams(SensorParams):
     """Camera rig: one camera per mount, all with the same intrinsics.
 
-    :param mounts: Cameras, each ``"bs"`` (at the BS, along its boresight) or ``"ue"`` (following the UE: behind
-        and above it, looking at it)
+    :param mounts: Cameras, each ``"bs"`` (at the BS, along its boresight), ``"ue"`` (following the UE: behind
+        and above it, looking at it) or ``"uav"`` (on the hovering UAV, along its heading and pitch)
     :param width: Image width [pixel]
     :param height: Image height [pixel]
     :param fov_deg: Horizontal field of view [deg]
     :param samples_per_pixel: Path-tracing samples per pixel (more: less noise, slower)
+    :param renderer: ``"pathtrace"`` (Sionna RT's Mitsuba path tracer, :func:`render`) or ``"raycast"`` (the
+        meshes by ray casting under the same sky, deterministic and some 20x faster:
+        :mod:`~wirelessdata.sensing.rgb_raycast`)
     """
 
     FIELD = "camera"
@@ -41,6 +46,7 @@ class CameraParams(SensorParams):
     height: int = 240
     fov_deg: float = 60.0
     samples_per_pixel: int = 16
+    renderer: str = "pathtrace"
 
     def __post_init__(self) -> None:
         mounts = (self.mounts,) if isinstance(self.mounts, str) else self.mounts
@@ -54,6 +60,8 @@ class CameraParams(SensorParams):
             positive_int(f"camera.{name}", getattr(self, name))
         if not 0 < number("camera.fov_deg", self.fov_deg) < 180:
             fail("camera.fov_deg", f"{self.fov_deg!r} is out of range", "0 < fov_deg < 180")
+        if self.renderer not in RENDERERS:
+            fail("camera.renderer", f"unknown renderer {self.renderer!r}", list(RENDERERS))
 
 
 def intrinsics(params: CameraParams) -> np.ndarray:

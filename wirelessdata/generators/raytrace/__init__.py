@@ -3,11 +3,12 @@
 A *drop* is one UE on walkable/drivable ground of the scene (a downward ray test: the first surface below the
 point is the lowest one and nearly level, so neither a roof nor inside a building), at least ``min_distance_m`` from
 the BS, at a height and speed drawn from the recipe, moving on a straight track. The BS stands where the recipe
-puts it (an error if a ray straight up from it hits the scene: inside a building). For every band the scene is
-ray traced at the band's carrier (``PathSolver``, deterministic, same positions and velocities), and
-``Paths.cfr`` gives the channel at T snapshots with each path's Doppler; arrays are spaced at half the band's
-wavelength. ``los`` comes from the first band's paths (the geometry is the same for every band). A drop without
-any path at some band is redrawn (and counted in the log), so no sample is empty.
+puts it (an error if a ray straight up from it hits the scene: inside a building), and so does the UAV that carries
+the sensors of mount ``uav``. For every band the scene is ray traced at the band's carrier (``PathSolver``,
+deterministic, same positions and velocities), and ``Paths.cfr`` gives the channel at T snapshots with each
+path's Doppler; arrays are spaced at half the band's wavelength. ``los`` comes from the first band's paths (the
+geometry is the same for every band). A drop without any path at some band is redrawn (and counted in the log), so
+no sample is empty.
 
 With ``sensing``, every sample also holds, captured at its first snapshot (timestamps 0 s): camera images
 (:mod:`wirelessdata.sensing.rgb`), depth maps of the same cameras (:mod:`wirelessdata.sensing.depth`), a LiDAR
@@ -103,7 +104,7 @@ def generate_block(cfg: RaytraceConfig, num_samples: int, seed: int) -> dict[str
           ``scatterer_points_lidar`` [sum of counts, 3] (the sample's LiDAR frame)
 
         Sensor arrays are the same in every band's shard.
-    :raises ConfigError: Unknown scene, BS inside a building, no valid UE positions
+    :raises ConfigError: Unknown scene, BS or UAV outside the scene or inside a building, no valid UE positions
     :raises WirelessDataError: Drops without any path after redrawing, Dr.Jit without LLVM
     """
     import torch

@@ -20,6 +20,7 @@ from wirelessdata.sensing.lidar import LidarParams
 from wirelessdata.sensing.radar import RadarParams
 from wirelessdata.sensing.radio_map import RadioMapParams
 from wirelessdata.sensing.rgb import CameraParams
+from wirelessdata.sensing.uav import UavParams
 from wirelessdata.source.contract import check_keys
 
 GENERATOR = "raytrace"
@@ -80,6 +81,8 @@ class RaytraceConfig:
         ``rgb`` and ``depth``
     :param lidar: :class:`~wirelessdata.sensing.lidar.LidarParams` (or a mapping)
     :param radar: :class:`~wirelessdata.sensing.radar.RadarParams` (or a mapping)
+    :param uav: :class:`~wirelessdata.sensing.uav.UavParams` (or a mapping), the hover pose of the sensors with
+        mount ``"uav"``
     :param radio_map: Write per shard the BS's path-gain map at UE height (Sionna RT ``RadioMapSolver``) with a
         height map and a top-down image of the same grid (modality ``radio_map``)
     :param radio_map_grid: :class:`~wirelessdata.sensing.radio_map.RadioMapParams` (or a mapping): cell size,
@@ -109,6 +112,7 @@ class RaytraceConfig:
     camera: CameraParams = field(default_factory=CameraParams)
     lidar: LidarParams = field(default_factory=LidarParams)
     radar: RadarParams = field(default_factory=RadarParams)
+    uav: UavParams = field(default_factory=UavParams)
     radio_map: bool = False
     radio_map_grid: RadioMapParams = field(default_factory=RadioMapParams)
     scatterers: bool = False
@@ -147,6 +151,7 @@ class RaytraceConfig:
         set_(self, "camera", CameraParams.from_dict(self.camera))
         set_(self, "lidar", LidarParams.from_dict(self.lidar))
         set_(self, "radar", RadarParams.from_dict(self.radar))
+        set_(self, "uav", UavParams.from_dict(self.uav))
         if not isinstance(self.radio_map, bool):
             fail("radio_map", f"{self.radio_map!r} is not a boolean", "true or false")
         set_(self, "radio_map_grid", RadioMapParams.from_dict(self.radio_map_grid))
@@ -158,6 +163,13 @@ class RaytraceConfig:
     def scenario(self) -> str:
         """The scene's name: the built-in name, or the XML file's stem."""
         return self.scene if self.scene in builtin_scenes() else Path(self.scene).stem
+
+    @property
+    def uav_sensors(self) -> tuple[str, ...]:
+        """The sensors of ``sensing`` mounted on the UAV (``rgb`` and ``depth`` through the camera rig)."""
+        mounts = {"rgb": self.camera.mounts, "depth": self.camera.mounts}
+        mounts.update(lidar=(self.lidar.mount,), radar=(self.radar.mount,))
+        return tuple(sensor for sensor in self.sensing if "uav" in mounts[sensor])
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RaytraceConfig:
@@ -183,7 +195,7 @@ class RaytraceConfig:
             d[f.name] = list(value) if isinstance(value, tuple) else value
         d["bands"] = [band_dict(b) for b in self.bands]
         d["bs_array"] = list(self.bs_array)
-        for name in ("camera", "lidar", "radar", "radio_map_grid"):
+        for name in ("camera", "lidar", "radar", "uav", "radio_map_grid"):
             d[name] = getattr(self, name).to_dict()
         return d
 

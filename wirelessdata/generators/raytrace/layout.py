@@ -62,6 +62,8 @@ def _layout_attrs(cfg: RaytraceConfig, band: Band) -> dict[str, Any]:
     sensors = {"rgb": cfg.camera, "depth": cfg.camera, "lidar": cfg.lidar, "radar": cfg.radar}
     for sensor in cfg.sensing:
         attrs.update(sensors[sensor].to_attrs())
+    if cfg.uav_sensors:
+        attrs.update(cfg.uav.to_attrs())
     if "radar" in cfg.sensing:
         attrs["radar_range_resolution_m"] = cfg.radar.range_resolution_m
         attrs["radar_max_range_m"] = cfg.radar.max_range_m

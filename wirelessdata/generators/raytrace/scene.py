@@ -1,9 +1,11 @@
-"""The Sionna RT scene: importing Sionna RT (Dr.Jit pointed at an LLVM), loading a scene with its meshes, checking
-the BS position in it, and the radio devices placed in it (BS transmitter, UE receivers, their antenna arrays)."""
+"""The Sionna RT scene: importing Sionna RT (Dr.Jit pointed at an LLVM), loading a scene with its meshes, placing and
+checking the BS and the UAV in it, and the radio devices placed in it (BS transmitter, UE receivers, their antenna
+arrays)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -75,25 +77,74 @@ def load_world(scene: str) -> World:
 
 
 def check_bs(cfg: RaytraceConfig, geometry: SceneGeometry) -> None:
-    """The BS must stand in the open above the scene's ground.
+    """The BS, and the UAV if a sensor is mounted on it (:func:`uav_position`), must stand in the open above the
+    scene's ground.
 
-    :raises ConfigError: A ray straight up from the BS hits the scene (inside or under a building), or no
-        surface lies below it
+    :raises ConfigError: The BS outside the scene's horizontal bounds, inside or under a building (a ray straight
+        up from it hits the scene) or above no surface; the UAV likewise
     """
     position = np.asarray(cfg.bs_position_m)
-    up, down = geometry.cast(position, [[0.0, 0.0, 1.0]]), geometry.cast(position, [[0.0, 0.0, -1.0]])
-    if up.hit[0]:
+    _check_within_bounds("bs_position_m", position, geometry, cfg.scenario)
+    above = _scene_above(geometry, position)
+    if np.isfinite(above):
         fail(
             "bs_position_m",
             f"{list(cfg.bs_position_m)} is inside a building of scene {cfg.scenario} (the scene lies "
-            f"{up.distance[0]:.1f} m above it)",
+            f"{above:.1f} m above it)",
             "a point in the open: above a street or on a roof",
         )
-    if not down.hit[0]:
+    if not geometry.cast(position, [[0.0, 0.0, -1.0]]).hit[0]:
         fail(
             "bs_position_m",
             f"{list(cfg.bs_position_m)} is not above any surface of {cfg.scenario}",
             "a point above the ground",
+        )
+    if cfg.uav_sensors:
+        uav_position(cfg, geometry)
+
+
+def uav_position(cfg: RaytraceConfig, geometry: SceneGeometry) -> np.ndarray:
+    """Where the UAV hovers: over ``uav.position_m`` (default: the centre of ``ue_region_m``, else of the scene),
+    ``uav.height_m`` above the ground there (the lowest surface of the scene, found by a ray cast up from below it).
+
+    :output position: [3], float64, m, scene frame
+    :raises ConfigError: The point outside the scene's horizontal bounds or above no surface, or the height puts the
+        UAV inside or under a building (one line naming the field and the height needed)
+    """
+    lo, hi = geometry.bounds
+    x0, x1, y0, y1 = cfg.ue_region_m or (lo[0], hi[0], lo[1], hi[1])
+    xy = [float(v) for v in cfg.uav.position_m or ((x0 + x1) / 2, (y0 + y1) / 2)]
+    _check_within_bounds("uav.position_m", xy, geometry, cfg.scenario)
+    ground = lo[2] - 1.0 + _scene_above(geometry, np.array([*xy, lo[2] - 1.0]))
+    if not np.isfinite(ground):
+        fail("uav.position_m", f"{xy} is not above any surface of {cfg.scenario}", "a point above the ground")
+    position = np.array([*xy, ground + cfg.uav.height_m])
+    above = _scene_above(geometry, position)
+    if np.isfinite(above):
+        top = hi[2] + 1.0 - geometry.cast([*xy, hi[2] + 1.0], [[0.0, 0.0, -1.0]]).distance[0]
+        fail(
+            "uav.height_m",
+            f"{cfg.uav.height_m:g} m puts the UAV inside or under a building of scene {cfg.scenario} at "
+            f"{xy} (the scene lies {above:.1f} m above it)",
+            f"a height above the roofs there (> {top - ground:.1f} m) or another uav.position_m",
+        )
+    return position
+
+
+def _scene_above(geometry: SceneGeometry, position: np.ndarray) -> float:
+    """Distance [m] from a point [3] straight up to the scene, ``inf`` in the open."""
+    return float(geometry.cast(position, [[0.0, 0.0, 1.0]]).distance[0])
+
+
+def _check_within_bounds(name: str, position: Sequence[float], geometry: SceneGeometry, scenario: str) -> None:
+    """A ConfigError naming ``name`` unless the point ([2] or [3], m) lies within the scene's horizontal bounds."""
+    (x0, y0), (x1, y1) = geometry.bounds[:, :2]
+    if not (x0 <= position[0] <= x1 and y0 <= position[1] <= y1):
+        fail(
+            name,
+            f"{[float(v) for v in position]} is outside scene {scenario} (x in [{x0:.1f}, {x1:.1f}] m, "
+            f"y in [{y0:.1f}, {y1:.1f}] m)",
+            "x and y within the scene's bounds",
         )
 
 

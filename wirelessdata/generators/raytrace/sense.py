@@ -1,5 +1,6 @@
 """Sensing of the drops at their first snapshot: camera images, depth maps, LiDAR scans and FMCW radar cubes from
-the sensor models of :mod:`wirelessdata.sensing`, with the sensors' poses (at the BS or following the UE)."""
+the sensor models of :mod:`wirelessdata.sensing`, with the sensors' poses (at the BS, following the UE or on the
+hovering UAV)."""
 
 from __future__ import annotations
 
@@ -7,30 +8,40 @@ import numpy as np
 
 from wirelessdata.generators.raytrace.config import RaytraceConfig
 from wirelessdata.generators.raytrace.drops import SENSING_STREAM, Drops
-from wirelessdata.generators.raytrace.scene import World, set_devices
+from wirelessdata.generators.raytrace.scene import World, set_devices, uav_position
 from wirelessdata.generators.raytrace.timing import timed
-from wirelessdata.sensing import Pose, SceneGeometry, look_at_rpy
+from wirelessdata.sensing import Pose, SceneGeometry, look_at_rpy, rgb_raycast
 from wirelessdata.sensing import depth as depth_model
 from wirelessdata.sensing import lidar as lidar_model
 from wirelessdata.sensing import radar as radar_model
 from wirelessdata.sensing import rgb as rgb_model
+from wirelessdata.sensing import uav as uav_model
 
 CHASE_BACK_M, CHASE_UP_M = 8.0, 3.0
 """Offset of the UE-following camera: behind the UE along its heading, and above it."""
 
 
-def _mount_pose(cfg: RaytraceConfig, mount: str, drops: Drops, i: int) -> Pose:
-    """Pose of a LiDAR or radar: at the BS along its boresight, or at the UE antenna along its heading."""
-    if mount == "bs":
-        return Pose(np.asarray(cfg.bs_position_m), np.deg2rad([0.0, cfg.bs_downtilt_deg, cfg.bs_yaw_deg]))
+def _static_poses(cfg: RaytraceConfig, world: World) -> dict[str, Pose]:
+    """Poses of the mounts that stay put: the BS (at its array centre, along its boresight) and, when a sensor is
+    mounted on it, the hovering UAV."""
+    poses = {"bs": Pose(np.asarray(cfg.bs_position_m), np.deg2rad([0.0, cfg.bs_downtilt_deg, cfg.bs_yaw_deg]))}
+    if cfg.uav_sensors:
+        poses["uav"] = uav_model.pose(cfg.uav, uav_position(cfg, world.geometry))
+    return poses
+
+
+def _mount_pose(mount: str, static: dict[str, Pose], drops: Drops, i: int) -> Pose:
+    """Pose of a LiDAR or radar: a static mount's (BS, UAV), or at the UE antenna along its heading."""
+    if mount in static:
+        return static[mount]
     return Pose(drops.position[i].copy(), np.array([0.0, 0.0, drops.heading[i]]))
 
 
-def _camera_pose(cfg: RaytraceConfig, geometry: SceneGeometry, mount: str, drops: Drops, i: int) -> Pose:
-    """Pose of a camera: at the BS along its boresight, or behind and above the UE looking at it (pulled in front
-    of any wall in between)."""
-    if mount == "bs":
-        return _mount_pose(cfg, "bs", drops, i)
+def _camera_pose(geometry: SceneGeometry, mount: str, static: dict[str, Pose], drops: Drops, i: int) -> Pose:
+    """Pose of a camera: a static mount's (BS, UAV), or behind and above the UE looking at it (pulled in front of
+    any wall in between)."""
+    if mount in static:
+        return static[mount]
     ue = drops.position[i]
     behind = np.array([-CHASE_BACK_M * np.cos(drops.heading[i]), -CHASE_BACK_M * np.sin(drops.heading[i]), CHASE_UP_M])
     reach = geometry.cast(ue, behind[None] / np.linalg.norm(behind)).distance[0]
@@ -38,20 +49,26 @@ def _camera_pose(cfg: RaytraceConfig, geometry: SceneGeometry, mount: str, drops
     return Pose(position, look_at_rpy(ue - position))
 
 
-def _camera_poses(cfg: RaytraceConfig, world: World, drops: Drops) -> list[list[Pose]]:
+def _camera_poses(cfg: RaytraceConfig, world: World, drops: Drops, static: dict[str, Pose]) -> list[list[Pose]]:
     """Poses of the rig's cameras (shared by rgb and depth): [drop][camera]."""
     return [
-        [_camera_pose(cfg, world.geometry, mount, drops, i) for mount in cfg.camera.mounts]
+        [_camera_pose(world.geometry, mount, static, drops, i) for mount in cfg.camera.mounts]
         for i in range(len(drops.position))
     ]
 
 
 def _sense_rgb(cfg: RaytraceConfig, world: World, drops: Drops, poses: list[list[Pose]]) -> dict[str, np.ndarray]:
     images = []
-    with timed("rgb"), rgb_model.batch():
-        for i, cameras in enumerate(poses):
-            set_devices(world.scene, None, drops.position[i : i + 1])  # the sample's UE only
-            images.append([rgb_model.render(world.scene, pose, cfg.camera) for pose in cameras])
+    if cfg.camera.renderer == "raycast":
+        with timed("rgb"):
+            for i, cameras in enumerate(poses):
+                body = (drops.body(i, cfg.ue_body_m),)
+                images.append([rgb_raycast.render(world.geometry, pose, cfg.camera, body) for pose in cameras])
+    else:
+        with timed("rgb"), rgb_model.batch():
+            for i, cameras in enumerate(poses):
+                set_devices(world.scene, None, drops.position[i : i + 1])  # the sample's UE only
+                images.append([rgb_model.render(world.scene, pose, cfg.camera) for pose in cameras])
     return {
         "rgb": np.asarray(images, dtype=np.uint8),
         "rgb_time": np.zeros((len(drops.position), len(cfg.camera.mounts))),
@@ -74,11 +91,13 @@ def _sense_depth(cfg: RaytraceConfig, world: World, drops: Drops, poses: list[li
     }
 
 
-def _sense_lidar(cfg: RaytraceConfig, world: World, drops: Drops, seed: int) -> dict[str, np.ndarray]:
+def _sense_lidar(
+    cfg: RaytraceConfig, world: World, drops: Drops, seed: int, static: dict[str, Pose]
+) -> dict[str, np.ndarray]:
     scans, poses = [], []
     for i in range(len(drops.position)):
-        pose = _mount_pose(cfg, cfg.lidar.mount, drops, i)
-        bodies = (drops.body(i, cfg.ue_body_m),) if cfg.lidar.mount == "bs" else ()
+        pose = _mount_pose(cfg.lidar.mount, static, drops, i)
+        bodies = () if cfg.lidar.mount == "ue" else (drops.body(i, cfg.ue_body_m),)
         rng = np.random.default_rng([seed, SENSING_STREAM, i, 0])
         with timed("lidar"):
             scans.append(lidar_model.scan(world.geometry, pose, cfg.lidar, rng, bodies))
@@ -92,11 +111,13 @@ def _sense_lidar(cfg: RaytraceConfig, world: World, drops: Drops, seed: int) -> 
     }
 
 
-def _sense_radar(cfg: RaytraceConfig, world: World, drops: Drops, seed: int) -> dict[str, np.ndarray]:
+def _sense_radar(
+    cfg: RaytraceConfig, world: World, drops: Drops, seed: int, static: dict[str, Pose]
+) -> dict[str, np.ndarray]:
     cubes, poses = [], []
-    on_ue = cfg.radar.mount == "ue"
+    on_ue = cfg.radar.mount == "ue"  # the static mounts (BS, hovering UAV) have zero own velocity
     for i in range(len(drops.position)):
-        pose = _mount_pose(cfg, cfg.radar.mount, drops, i)
+        pose = _mount_pose(cfg.radar.mount, static, drops, i)
         bodies = () if on_ue else (drops.body(i, cfg.ue_body_m),)
         rng = np.random.default_rng([seed, SENSING_STREAM, i, 1])
         with timed("radar"):
@@ -119,13 +140,14 @@ def sense(cfg: RaytraceConfig, world: World, drops: Drops, seed: int) -> dict[st
         (``lidar_points`` concatenated over the drops, with ``lidar_count``)
     """
     arrays: dict[str, np.ndarray] = {}
-    poses = _camera_poses(cfg, world, drops) if {"rgb", "depth"} & set(cfg.sensing) else []
+    static = _static_poses(cfg, world)
+    poses = _camera_poses(cfg, world, drops, static) if {"rgb", "depth"} & set(cfg.sensing) else []
     if "rgb" in cfg.sensing:
         arrays.update(_sense_rgb(cfg, world, drops, poses))
     if "depth" in cfg.sensing:
         arrays.update(_sense_depth(cfg, world, drops, poses))
     if "lidar" in cfg.sensing:
-        arrays.update(_sense_lidar(cfg, world, drops, seed))
+        arrays.update(_sense_lidar(cfg, world, drops, seed, static))
     if "radar" in cfg.sensing:
-        arrays.update(_sense_radar(cfg, world, drops, seed))
+        arrays.update(_sense_radar(cfg, world, drops, seed, static))
     return arrays
