@@ -58,6 +58,10 @@ class Task:
     baseline_desc: ClassVar[str]
     params: ClassVar[dict[str, Param]] = {}
     labels: ClassVar[tuple[str, ...]] = ()
+    """Per-sample variables read from the label shard (:meth:`label_shard`) into ``TaskBatch.labels``."""
+    inputs: tuple[str, ...] = ()
+    """Per-sample variables read from the view's shard itself (sensor data) into ``TaskBatch.labels``; set per
+    instance (in :meth:`validate`) when they depend on a parameter."""
 
     def __init__(self, seed: int = 0, **settings: Any) -> None:
         unknown = set(settings) - set(self.params) - set(IMPAIRMENTS)
@@ -144,6 +148,12 @@ class Task:
         return TaskView(self, source, split=split, batch_size=batch_size, shuffle=shuffle, test_fraction=test_fraction)
 
 
+def no_impairments(task: Task) -> None:
+    """A one-line error when impairments are set on ``task``, whose input is not CSI (they apply to CSI only)."""
+    if named := task.impairments.to_dict():
+        raise ConfigError(f"task {task.name}: impairments ({', '.join(named)}) apply to CSI; its input is not CSI")
+
+
 def need(shard: ShardSamples, axis: int, count: int, what: str, fix: str) -> None:
     """A one-line error when ``shard`` has fewer than ``count`` entries along CSI ``axis`` (0 = time)."""
     if shard.shape[axis] < count:
@@ -157,6 +167,22 @@ def positive(value: Any) -> int:
     if out != float(value) or out < 1:
         raise ValueError("must be a positive integer")
     return out
+
+
+def non_negative(value: Any) -> int:
+    """A parser: a non-negative integer (an index)."""
+    out = int(value)
+    if out != float(value) or out < 0:
+        raise ValueError("must be a non-negative integer")
+    return out
+
+
+def flag(value: Any) -> bool:
+    """A parser: a boolean, ``true``/``false`` (any case) or 1/0."""
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0"):
+        raise ValueError("must be true or false")
+    return text in ("true", "1")
 
 
 class NmseTask(Task):

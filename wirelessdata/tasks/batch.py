@@ -24,7 +24,8 @@ class TaskBatch:
 
     :param csi: ``[B, T, K, Nbs, Nue]`` complex64, the clean channel.
     :param observed: the task's region of it (``Task.region``) after the impairments.
-    :param labels: per-sample variables the task asked for (``Task.labels``), from its label shard.
+    :param labels: per-sample variables the task asked for: ``Task.labels`` from its label shard, ``Task.inputs``
+        from ``shard``; a ragged one (e.g. ``lidar_points``) as an object array ``[B]`` of per-sample arrays.
     """
 
     csi: Tensor
@@ -36,7 +37,8 @@ class TaskBatch:
 
 @dataclass
 class Meta:
-    """Bookkeeping of a batch: its shard, sample ids, target shape and the impairment draws."""
+    """Bookkeeping of a batch: its shard, sample ids, target shape (``(B,)`` for a ragged target, a list) and the
+    impairment draws."""
 
     shard: ShardSamples
     sample_id: np.ndarray
@@ -52,6 +54,7 @@ class ViewedTask(Protocol):
     summary: str
     seed: int
     labels: tuple[str, ...]
+    inputs: tuple[str, ...]
     impairments: Impairments
 
     def definition(self) -> dict[str, Any]: ...

@@ -1,4 +1,5 @@
-"""The task metrics, each defined once: NMSE (dB), top-k accuracy, F1, mean absolute (position) error.
+"""The task metrics, each defined once: NMSE (dB), top-k accuracy, F1, mean absolute (position) error, and the
+Chamfer distance and recall of point sets.
 
 Inputs are numpy arrays or CPU torch tensors, batch first.
 """
@@ -60,3 +61,30 @@ def abs_error(pred: Any, target: Any) -> np.ndarray:
 def mae(pred: Any, target: Any) -> float:
     """Mean absolute error (for positions ``[B, 3]`` in m: the mean distance error, m)."""
     return float(np.mean(abs_error(pred, target)))
+
+
+def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``[len(a)]`` distance from each point of ``a`` ``[N, D]`` to the nearest of ``b`` ``[M, D]`` (M >= 1)."""
+    return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1).min(axis=1))
+
+
+def chamfer(pred: Any, target: Any) -> float:
+    """Symmetric Chamfer distance between point sets ``pred`` ``[P, 3]`` and ``target`` ``[M, 3]`` (m for points
+    in m): the mean of (the mean distance from a target point to the nearest predicted one) and (the same from
+    prediction to target). NaN for an empty target (nothing to find), ``inf`` for an empty prediction of a
+    non-empty target."""
+    p, t = np.asarray(pred, np.float64).reshape(-1, 3), np.asarray(target, np.float64).reshape(-1, 3)
+    if not len(t):
+        return math.nan
+    if not len(p):
+        return math.inf
+    return float((_nearest(t, p).mean() + _nearest(p, t).mean()) / 2)
+
+
+def recall_within(pred: Any, target: Any, radius: float) -> float:
+    """Share of the target points ``[M, 3]`` with a predicted point ``[P, 3]`` within ``radius`` (same unit); NaN
+    for an empty target, 0 for an empty prediction."""
+    p, t = np.asarray(pred, np.float64).reshape(-1, 3), np.asarray(target, np.float64).reshape(-1, 3)
+    if not len(t):
+        return math.nan
+    return float((_nearest(t, p) <= radius).mean()) if len(p) else 0.0

@@ -12,6 +12,7 @@ a list of shard paths, or a list of :class:`ShardSamples` (shards with their sam
 from __future__ import annotations
 
 import dataclasses
+import functools
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,15 +89,30 @@ class ShardSamples:
 
 
 class Labels:
-    """Per-sample variables of a shard, read whole once and looked up by ``sample_id``."""
+    """Per-sample variables of a shard, read whole once and looked up by ``sample_id``.
+
+    A ragged variable (first dimension a ragged one of the shard, e.g. ``lidar_points`` or
+    ``scatterer_points_lidar``) comes as an object array ``[n]`` of per-sample arrays ``[count_i, ...]``, cut by its
+    ``<prefix>_start`` / ``<prefix>_count``.
+    """
 
     def __init__(self, url: str, names: Sequence[str]) -> None:
         group = open_group(url)
         missing = [n for n in names if n not in group]
         if missing:
             raise ConfigError(f"shard {url} has no {', '.join(missing)}; the task needs it (regenerate with labels)")
-        reader = ShardReader(url, ("sample_id", *names))
+        prefixes = {r["dim"]: r["prefix"] for r in group.attrs.get("ragged", [])}
+        ragged = {n: prefixes[d] for n in names if (d := group[n].metadata.dimension_names[0]) in prefixes}
+        rows = sorted({f"{p}_{end}" for p in ragged.values() for end in ("start", "count")})
+        reader = ShardReader(url, ("sample_id", *(n for n in names if n not in ragged), *rows))
         data = reader.read_range(0, len(reader))
+        for name, prefix in ragged.items():
+            flat = np.asarray(group[name][...])
+            data[name] = np.empty(len(reader), object)
+            for i, (a, c) in enumerate(zip(data[f"{prefix}_start"], data[f"{prefix}_count"], strict=True)):
+                data[name][i] = flat[a : a + c]
+        for row in set(rows) - set(names):
+            data.pop(row)
         ids = data.pop("sample_id").astype(np.uint64)
         self.order = np.argsort(ids, kind="stable")
         self.sorted_ids = ids[self.order]
@@ -112,6 +128,13 @@ class Labels:
             raise ConfigError(f"shard {self.url} lacks some sample_ids of the view; pair shards of one drop set")
         idx = self.order[pos]
         return {name: arr[idx] for name, arr in self.data.items()}
+
+
+@functools.lru_cache(maxsize=16)
+def shard_labels(url: str, names: tuple[str, ...]) -> Labels:
+    """:class:`Labels` of ``names`` of the shard at ``url``, read once per process (the side information a baseline
+    looks up by ``Meta.sample_id``)."""
+    return Labels(url, names)
 
 
 def shard_info(url: str, indices: np.ndarray | None = None, name: str | None = None) -> ShardSamples:

@@ -57,12 +57,14 @@ class TaskView(IterableDataset):
         if not self.shards:
             raise ConfigError(f"task {task.name}: split {split!r} of the source has no samples")
         self.by_name = {s.name: s for s in self.shards}
-        self.labels: dict[str, Labels] = {}
+        self.labels: dict[str, list[Labels]] = {}
         self.regions = {s.name: task.region(s) for s in self.shards}
         for s in self.shards:
             task.check(s)
+            reads = [(s.url, task.inputs)] if task.inputs else []
             if task.labels:
-                self.labels[s.name] = Labels(task.label_shard(s, candidates).url, task.labels)
+                reads.append((task.label_shard(s, candidates).url, task.labels))
+            self.labels[s.name] = [Labels(url, names) for url, names in reads]
         manifest = Manifest(
             seed=task.seed,
             shards=tuple(
@@ -119,9 +121,10 @@ class TaskView(IterableDataset):
                 shard.key,
                 self.regions[shard.name],
             )
-            labels = self.labels[shard.name].take(ids) if shard.name in self.labels else {}
+            labels = {k: v for read in self.labels[shard.name] for k, v in read.take(ids).items()}
             inp, target = self.task.make(TaskBatch(csi, observed, labels, shard, ids))
-            yield inp, target, Meta(shard, ids, tuple(target.shape), draws)
+            shape = tuple(target.shape) if isinstance(target, Tensor) else (len(target),)  # ragged: a list
+            yield inp, target, Meta(shard, ids, shape, draws)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         for inp, target, _ in self.batches():

@@ -1,0 +1,104 @@
+"""Best-beam prediction from a sensor of the drop (camera image, depth map or LiDAR scan; ray-traced shards).
+
+- input (parameter ``modality``), read from the input shards (band ``source_band``, default the target band; the
+  sensor variables are the same in every band's shard of a drop set):
+
+  - ``rgb``: camera ``camera`` (default 0, the first of the rig's ``camera.mounts``), uint8 ``[B, H, W, 3]`` sRGB;
+  - ``depth``: camera ``camera``'s depth map, float32 ``[B, H, W]``, m along the optical axis, ``inf`` = no hit;
+  - ``lidar``: the LiDAR scan, a list of ``B`` float32 tensors ``[N_i, 4]`` (x, y, z in m, intensity), sensor frame;
+- target: ``best_beam`` of the same drop (same ``sample_id``) at ``target_band`` (default ``28GHz``): from the
+  shard itself when it is of that band, else from its paired shard of that band (same ``recipe_hash``), int64
+  ``[B]``, the index of the strongest BS DFT beam (codebook in the shard's ``beam_codebook`` attribute);
+- metric: top-1 and top-3 accuracy; a prediction is a score per beam ``[B, C]``;
+- baseline ``knn``: k-NN (k = 5, distance-weighted) on standardised coarse features, fitted on the training split:
+  images and depth maps average-pooled to 12 x 16 (RGB per channel in [0, 1], depth clipped at 100 m, ``inf``
+  included, over 100 m; :func:`~wirelessdata.tasks.features.image_features`), LiDAR scans as a 32 x 32
+  bird's-eye-view histogram of 4 m cells over +-64 m in the sensor frame (log(1 + returns) and the highest ``z``
+  per cell; :func:`~wirelessdata.tasks.features.bev_features`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from wirelessdata.errors import ConfigError
+from wirelessdata.shard.store import open_group
+from wirelessdata.tasks.base import Baseline, Param, TaskBatch, no_impairments, non_negative
+from wirelessdata.tasks.beam import BeamPrediction
+from wirelessdata.tasks.features import bev_features, image_features
+from wirelessdata.tasks.knn import FeatureKnn
+from wirelessdata.tasks.source import ShardSamples, find_partner
+
+VARIABLES = {"rgb": "rgb", "depth": "depth", "lidar": "lidar_points"}
+"""The shard variable of each modality."""
+
+
+class SensingBeam(BeamPrediction):
+    """:class:`~wirelessdata.tasks.beam.BeamPrediction`'s target and metric, a sensor's data as input."""
+
+    name = "sensing-beam"
+    rank = 7
+    summary = "predict the best mmWave beam from a camera image, depth map or LiDAR scan of the drop (ray-traced)"
+    input_desc = (
+        "modality rgb: uint8 [B, H, W, 3]; depth: float32 [B, H, W] m (inf = no hit), of camera `camera`; "
+        "lidar: list of B float32 [N_i, 4] (x, y, z m, intensity), sensor frame"
+    )
+    target_desc = "best_beam of the same sample_id at the target band: int64 [B]"
+    baseline_desc = "knn (k-NN on 12x16 pooled images / depth, or a 32x32 LiDAR bird's-eye-view histogram)"
+    params: ClassVar[dict[str, Param]] = {
+        "modality": Param("rgb", "input sensor: rgb, depth or lidar", str),
+        "camera": Param(0, "camera index (rgb, depth) in the shard's camera rig (camera.mounts order)", non_negative),
+        "target_band": Param("28GHz", "band label of the shards giving best_beam", str),
+        "source_band": Param("", "band label of the input shards (empty: the target band)", str),
+    }
+
+    def validate(self) -> None:
+        no_impairments(self)
+        if self.values["modality"] not in VARIABLES:
+            raise ConfigError(
+                f"task {self.name}: modality={self.values['modality']!r} is unknown; allowed: {', '.join(VARIABLES)}"
+            )
+        self.inputs = (VARIABLES[self.values["modality"]],)
+
+    @property
+    def source_band(self) -> str:
+        """The band of the input shards."""
+        return self.values["source_band"] or self.values["target_band"]
+
+    def uses(self, shard: ShardSamples) -> bool:
+        return shard.attrs.get("band") == self.source_band
+
+    def check(self, shard: ShardSamples) -> None:
+        modality, (variable,) = self.values["modality"], self.inputs
+        group = open_group(shard.url)
+        if variable not in group:
+            raise ConfigError(
+                f"shard {shard.name} has no {variable}; generate ray-traced shards with {modality} in sensing "
+                f"(--sensing {modality})"
+            )
+        cameras = group[variable].shape[1]
+        if modality != "lidar" and self.values["camera"] >= cameras:
+            raise ConfigError(
+                f"task {self.name}: camera={self.values['camera']} but shard {shard.name} has {cameras} camera(s); "
+                f"allowed: 0..{cameras - 1}"
+            )
+
+    def label_shard(self, shard: ShardSamples, candidates: list[ShardSamples]) -> ShardSamples:
+        band = self.values["target_band"]
+        return shard if shard.attrs.get("band") == band else find_partner(shard, candidates, band)
+
+    def make(self, batch: TaskBatch) -> tuple[Any, Tensor]:
+        data = batch.labels[self.inputs[0]]
+        if self.values["modality"] == "lidar":
+            inp: Any = [torch.from_numpy(np.asarray(scan, np.float32)) for scan in data]
+        else:
+            inp = torch.from_numpy(np.ascontiguousarray(data[:, self.values["camera"]]))
+        return inp, torch.from_numpy(batch.labels["best_beam"].astype(np.int64))
+
+    def baselines(self) -> dict[str, Baseline]:
+        features = bev_features if self.values["modality"] == "lidar" else image_features
+        return {"knn": FeatureKnn(classify=True, features=features)}
