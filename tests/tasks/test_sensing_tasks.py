@@ -186,3 +186,16 @@ def test_cli_lists_and_scores_the_sensing_tasks(root):
     res = runner.invoke(app, ["task", "baseline", "scatterers", root, "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["baselines"]["nearest-drop"]["scored"] > 0
+
+
+def test_the_bs_element_gain_follows_tr38901():
+    from wirelessdata.tasks.pathloss_map import element_gain_db
+
+    down = np.tan(np.deg2rad(10.0))
+    az = np.deg2rad(90.0 + 32.5)  # yaw 90 deg, 32.5 deg (half the beamwidth) to the left
+    offsets = np.array([[0.0, 1.0, -down], [np.cos(az), np.sin(az), -down * 1.0], [0.0, -1.0, 0.0], [0.0, 1.0, 5.0]])
+    gain = element_gain_db(offsets, yaw_deg=90.0, downtilt_deg=10.0)
+    np.testing.assert_allclose(gain[0], 8.0, atol=1e-9)  # boresight
+    assert abs(gain[1] - 5.0) < 0.2  # 3 dB down at half the beamwidth (about: the cut is in the tilted frame)
+    assert gain[2] == pytest.approx(8.0 - 30.0)  # behind: front-back limit
+    assert gain[3] < gain[0] - 10  # far above the tilted boresight

@@ -12,12 +12,15 @@ centre is tile row/column ``tile // 2``). Cells of the tile outside the map are 
 - target: the ``radio_map`` tile, float32 ``[B, tile, tile]``, path gain in dB; NaN where no ray reached the cell
   (``-inf`` in the shard) or the cell lies outside the map: such cells are not scored;
 - metric: RMSE (dB) over the valid cells of all the tiles (each valid cell weighs the same), and their MAE (dB);
-- baseline ``log-distance``: path gain ``a + b log10(d)``, ``d`` the 3D BS-cell distance (m, at least 1 m), fitted
-  by least squares on the training split's valid cells per band, separately for the cells in line of sight of the
-  BS and the others (a class with fewer than 2 training cells takes the band's pooled fit). Line of sight is
-  decided over the shard's whole height map (the BS may lie outside the tile): a cell sees the BS when no point of
-  the straight segment BS -> cell centre, sampled every half cell, lies below the height map there (NaN heights
-  and points off the map block nothing); computed once per shard.
+- baseline ``log-distance``: path gain ``a + b log10(d) + G(BS -> cell)``, ``d`` the 3D BS-cell distance (m, at
+  least 1 m) and ``G`` the gain (dBi) of the BS element towards the cell: the TR 38.901 element pattern of the
+  map's transmitter (Table 7.3-1: 65 deg half-power beamwidths, 30 dB side-lobe and front-back limits, 8 dBi),
+  in the BS frame given by the shard's ``bs_yaw_deg`` and ``bs_downtilt_deg``. ``a`` and ``b`` are fitted by least
+  squares on the training split's valid cells (of ``gain - G``) per band, separately for the cells in line of
+  sight of the BS and the others (a class with fewer than 2 training cells takes the band's pooled fit). Line of
+  sight is decided over the shard's whole height map (the BS may lie outside the tile): a cell sees the BS when
+  no point of the straight segment BS -> cell centre, sampled every half cell, lies below the height map there
+  (NaN heights and points off the map block nothing); computed once per shard.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import torch
 from torch import Tensor
 
 from wirelessdata.errors import ConfigError
+from wirelessdata.sensing import rotation
 from wirelessdata.shard.read import ShardReader
 from wirelessdata.shard.store import open_group
 from wirelessdata.tasks.base import Baseline, Param, Task, TaskBatch, no_impairments, positive
@@ -42,6 +46,25 @@ MAPS = ("map_x", "map_y", "top_view", "height_map", "radio_map")
 """The per-shard map variables read (``docs/raytrace.md``)."""
 MIN_DISTANCE_M = 1.0
 """Distances below this are taken as this in the log-distance model (m)."""
+ELEMENT_38901 = {"beamwidth_deg": 65.0, "side_lobe_db": 30.0, "front_back_db": 30.0, "max_gain_dbi": 8.0}
+"""TR 38.901 Table 7.3-1: the BS antenna element of the radio maps (``docs/raytrace.md``)."""
+
+
+def element_gain_db(offset: np.ndarray, yaw_deg: float, downtilt_deg: float) -> np.ndarray:
+    """Gain (dBi) of the TR 38.901 BS element towards ``offset`` ``[..., 3]`` (target - BS, m, scene frame).
+
+    The element looks along the BS boresight (azimuth ``yaw_deg`` from +x counter-clockwise, tilted
+    ``downtilt_deg`` down); zenith ``theta`` and azimuth ``phi`` are taken in that frame:
+    ``A = -min(12 ((theta - 90) / 65)^2 + 12 (phi / 65)^2 capped at 30 each, 30) + 8``.
+    """
+    e = ELEMENT_38901
+    local = np.asarray(offset, np.float64) @ rotation(np.deg2rad([0.0, downtilt_deg, yaw_deg]))
+    norm = np.maximum(np.linalg.norm(local, axis=-1), 1e-9)
+    theta = np.degrees(np.arccos(np.clip(local[..., 2] / norm, -1.0, 1.0)))
+    phi = np.degrees(np.arctan2(local[..., 1], local[..., 0]))
+    vertical = np.minimum(12 * ((theta - 90) / e["beamwidth_deg"]) ** 2, e["side_lobe_db"])
+    horizontal = np.minimum(12 * (phi / e["beamwidth_deg"]) ** 2, e["front_back_db"])
+    return e["max_gain_dbi"] - np.minimum(vertical + horizontal, e["front_back_db"])
 
 
 @dataclass
@@ -119,7 +142,8 @@ def shard_maps(url: str) -> ShardMaps:
 
 
 class LogDistance(Baseline):
-    """Path gain ``a + b log10(d)`` per band and line-of-sight class, least squares on the training cells."""
+    """Path gain ``a + b log10(d) + G`` (``G`` the BS element's gain towards the cell) per band and line-of-sight
+    class, ``a`` and ``b`` by least squares on the training cells."""
 
     needs_fit: ClassVar[bool] = True
 
@@ -127,24 +151,27 @@ class LogDistance(Baseline):
         self.coef: dict[tuple[str, bool | None], np.ndarray] = {}
 
     @staticmethod
-    def features(inp: Tensor, meta: Meta) -> tuple[np.ndarray, np.ndarray]:
-        """``log10(d)`` ``[B, tile, tile]`` and line of sight ``[B, tile, tile]`` bool of the input's cells."""
+    def features(inp: Tensor, meta: Meta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``log10(d)``, line of sight (bool) and the BS element's gain (dBi) of the input's cells, each
+        ``[B, tile, tile]``."""
         maps = shard_maps(meta.shard.url)
+        attrs = meta.shard.attrs
         offset = inp[:, 4:7].permute(0, 2, 3, 1).double().numpy()  # cell - BS, [B, tile, tile, 3]
         rows, cols = maps.index(offset[..., :2] + maps.bs[:2])
         ny, nx = maps.height.shape
         inside = (rows >= 0) & (rows < ny) & (cols >= 0) & (cols < nx)
         los = inside & maps.los[np.clip(rows, 0, ny - 1), np.clip(cols, 0, nx - 1)]
-        return np.log10(np.maximum(np.linalg.norm(offset, axis=-1), MIN_DISTANCE_M)), los
+        gain = element_gain_db(offset, float(attrs.get("bs_yaw_deg", 0.0)), float(attrs.get("bs_downtilt_deg", 0.0)))
+        return np.log10(np.maximum(np.linalg.norm(offset, axis=-1), MIN_DISTANCE_M)), los, gain
 
     def fit(self, view: Any) -> None:
         self.coef = {}
         cells: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         for inp, target, meta in view.batches():
-            logd, los = self.features(inp, meta)
+            logd, los, gain = self.features(inp, meta)
             valid = np.isfinite(target.numpy())
             cells.setdefault(meta.shard.attrs.get("band"), []).append(
-                (logd[valid], los[valid], target.numpy()[valid].astype(np.float64))
+                (logd[valid], los[valid], target.numpy()[valid].astype(np.float64) - gain[valid])
             )
         for band, parts in cells.items():
             logd, los, gain = (np.concatenate(p) for p in zip(*parts, strict=True))
@@ -159,10 +186,10 @@ class LogDistance(Baseline):
         band = meta.shard.attrs.get("band")
         if (band, None) not in self.coef:
             raise ConfigError(f"log-distance baseline: no training cells at band {band}; give shards of every band")
-        logd, los = self.features(inp, meta)
+        logd, los, gain = self.features(inp, meta)
         a_los, b_los = self.coef[band, True]
         a_nlos, b_nlos = self.coef[band, False]
-        return np.where(los, a_los + b_los * logd, a_nlos + b_nlos * logd).astype(np.float32)
+        return (np.where(los, a_los + b_los * logd, a_nlos + b_nlos * logd) + gain).astype(np.float32)
 
 
 def _line(x: np.ndarray, y: np.ndarray) -> np.ndarray:
