@@ -199,3 +199,25 @@ def test_the_bs_element_gain_follows_tr38901():
     assert abs(gain[1] - 5.0) < 0.2  # 3 dB down at half the beamwidth (about: the cut is in the tilted frame)
     assert gain[2] == pytest.approx(8.0 - 30.0)  # behind: front-back limit
     assert gain[3] < gain[0] - 10  # far above the tilted boresight
+
+
+def test_foreground_knn_finds_where_the_ue_appears_in_a_static_scene():
+    import torch
+
+    from wirelessdata.tasks.sensing_beam import ForegroundKnn, SensingBeam
+
+    rng = np.random.default_rng(0)
+    scene = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)  # a busy static background
+
+    def batch(beams):
+        images = np.repeat(scene[None], len(beams), axis=0)
+        for i, beam in enumerate(beams):  # the UE: a bright 6x6 patch whose column follows the beam
+            images[i, 30:36, 4 + 7 * beam : 10 + 7 * beam] = 255
+        return torch.from_numpy(images), torch.from_numpy(np.asarray(beams, np.int64))
+
+    train = [batch(rng.integers(0, 8, 16)) for _ in range(4)]
+    test_inp, test_beams = batch(np.arange(8))
+    baseline = SensingBeam().baselines()["foreground-knn"]
+    assert isinstance(baseline, ForegroundKnn)
+    baseline.fit(train)
+    assert (baseline.predict(test_inp, None).argmax(axis=1) == test_beams.numpy()).mean() >= 7 / 8

@@ -14,11 +14,19 @@
   images and depth maps average-pooled to 12 x 16 (RGB per channel in [0, 1], depth clipped at 100 m, ``inf``
   included, over 100 m; :func:`~wirelessdata.tasks.features.image_features`), LiDAR scans as a 32 x 32
   bird's-eye-view histogram of 4 m cells over +-64 m in the sensor frame (log(1 + returns) and the highest ``z``
-  per cell; :func:`~wirelessdata.tasks.features.bev_features`).
+  per cell; :func:`~wirelessdata.tasks.features.bev_features`);
+- baseline ``foreground-knn`` (:class:`ForegroundKnn`): the classical detect-then-look-up pipeline of vision-aided
+  beam prediction. The background is the per-cell median of the training inputs on a finer grid (images and depth
+  maps 24 x 32, LiDAR the 32 x 32 histogram): for a sensor that stays put (the BS or UAV mount) it is the scene
+  without the UE, which moves from drop to drop. A sample's foreground is its absolute difference from the
+  background, summed over channels; its mass, centroid (row, column) and spread (row, column) on the grid are the
+  five features of the k-NN (standardised, k = 5, distance-weighted): where the UE appears, hence its direction
+  from the BS. A moving sensor (the UE-following camera) has no common background, and the baseline says little.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -100,5 +108,54 @@ class SensingBeam(BeamPrediction):
         return inp, torch.from_numpy(batch.labels["best_beam"].astype(np.int64))
 
     def baselines(self) -> dict[str, Baseline]:
-        features = bev_features if self.values["modality"] == "lidar" else image_features
-        return {"knn": FeatureKnn(classify=True, features=features)}
+        if self.values["modality"] == "lidar":  # foreground of the returns per cell of the 32 x 32 histogram
+            return {
+                "knn": FeatureKnn(classify=True, features=bev_features),
+                "foreground-knn": ForegroundKnn(
+                    lambda scans: bev_features(scans).reshape(len(scans), 2, 32, 32)[:, :1]
+                ),
+            }
+        return {
+            "knn": FeatureKnn(classify=True, features=image_features),
+            "foreground-knn": ForegroundKnn(
+                lambda images: image_features(images, FINE).reshape(len(images), -1, *FINE)
+            ),
+        }
+
+
+FINE = (24, 32)
+"""Grid (rows, columns) of the image and depth thumbnails of :class:`ForegroundKnn`."""
+
+
+class ForegroundKnn(Baseline):
+    """k-NN on where a sample departs from the training inputs' median (the static background): the foreground's
+    mass, centroid and spread on the thumbnail grid (module docstring).
+
+    :param thumbnails: a batch input to ``[B, C, rows, cols]`` float thumbnails
+    """
+
+    needs_fit: ClassVar[bool] = True
+
+    def __init__(self, thumbnails: Callable[[Any], np.ndarray], neighbours: int = 5) -> None:
+        self.thumbnails = thumbnails
+        self.background: np.ndarray | None = None
+        self.knn = FeatureKnn(classify=True, neighbours=neighbours, features=self.features)
+
+    def features(self, inp: Any) -> np.ndarray:
+        """``[B, 5]``: foreground mass, centroid row and column, spread (std) over rows and columns (grid cells)."""
+        assert self.background is not None, "fit the baseline first"
+        fg = np.abs(self.thumbnails(inp) - self.background).sum(axis=1)  # [B, rows, cols]
+        mass = fg.sum(axis=(1, 2))
+        weights = fg / np.maximum(mass, 1e-12)[:, None, None]
+        rows, cols = np.arange(fg.shape[1])[:, None], np.arange(fg.shape[2])[None, :]
+        r, c = (weights * rows).sum(axis=(1, 2)), (weights * cols).sum(axis=(1, 2))
+        sr = np.sqrt((weights * (rows - r[:, None, None]) ** 2).sum(axis=(1, 2)))
+        sc = np.sqrt((weights * (cols - c[:, None, None]) ** 2).sum(axis=(1, 2)))
+        return np.stack([mass, r, c, sr, sc], axis=1)
+
+    def fit(self, view: Any) -> None:
+        self.background = np.median(np.concatenate([self.thumbnails(inp) for inp, _ in view]), axis=0)
+        self.knn.fit(view)
+
+    def predict(self, inp: Any, meta: Any) -> np.ndarray:
+        return self.knn.predict(inp, meta)
