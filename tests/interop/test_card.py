@@ -54,7 +54,12 @@ def test_croissant_has_the_required_fields_and_checksums(root):
         assert o["encodingFormat"] == "application/json"
     assert all(s["includes"].endswith(".zarr/**") and s["encodingFormat"] for s in sets)
     records = {r["@id"]: r for r in doc["recordSet"]}
-    assert set(records) == {"a-sub6", "b-28GHz"}
+    # per shard: its samples, its coordinates and per-shard arrays, and a record set per ragged dimension (LiDAR)
+    assert set(records) == {"a-sub6", "a-sub6/shard", "b-28GHz", "b-28GHz/shard", "b-28GHz/point"}
+    points = {f["name"]: f for f in records["b-28GHz/point"]["field"]}
+    assert points["lidar_points"]["arrayShape"] == "4" and "lidar_start" in records["b-28GHz/point"]["description"]
+    coords = {f["name"]: f for f in records["a-sub6/shard"]["field"]}
+    assert coords["subcarrier"]["arrayShape"] == "8" and "key" not in records["a-sub6/shard"]
     fields = {f["name"]: f for f in records["a-sub6"]["field"]}
     assert fields["csi"]["dataType"] == "cr:Float32" and fields["csi"]["isArray"] is True
     assert fields["csi"]["arrayShape"] == "4,8,2,2,2"  # (time, subcarrier, bs_ant, ue_ant, real/imag) per sample

@@ -24,7 +24,8 @@ from wirelessdata import __version__
 from wirelessdata.catalog.coverage import drawn
 from wirelessdata.catalog.db import CatalogError
 from wirelessdata.errors import ConfigError, StoreError
-from wirelessdata.shard.store import open_group
+from wirelessdata.interop.arrays import variable_table
+from wirelessdata.interop.sources import shard_info
 from wirelessdata.shard.url import exists, is_remote, join, local_path, read_bytes, relative, shard_name, write_bytes
 
 CROISSANT_FILE = "croissant.json"
@@ -47,6 +48,13 @@ SIZE_CATEGORIES = (
     "n>1T",
 )
 """Hugging Face ``size_categories`` labels: decades of samples from 1000."""
+VARIABLE_TABLES = {
+    "sample": "Per-sample arrays (one record = one sample; shapes per sample):",
+    "ragged": "Ragged arrays (one record = one row, e.g. one LiDAR return or one scatterer; sample `i` owns the rows "
+    "`<prefix>_start[i]` to `<prefix>_start[i] + <prefix>_count[i] - 1`):",
+    "shard": "Per-shard arrays (coordinates and maps, e.g. the radio maps of ray-traced shards; whole):",
+}
+"""The variable tables of the Markdown card, by kind (:func:`shard_groups`)."""
 CROISSANT_TYPES = {
     "bool": "sc:Boolean",
     "float32": "cr:Float32",
@@ -115,25 +123,36 @@ def _digests(data: bytes) -> tuple[str, str]:
     return hashlib.sha256(data).hexdigest(), hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def shard_fields(url: str) -> list[dict[str, Any]]:
-    """Per-sample arrays of a shard: ``name``, ``dtype``, per-sample ``shape``, ``units``, ``long_name``."""
-    group = open_group(url)
-    out = []
-    for name, arr in sorted(group.arrays()):
-        dims = list(arr.metadata.dimension_names or ())
-        if dims[:1] != ["sample"]:
-            continue
-        out.append(
-            {
-                "name": name,
-                "dtype": str(arr.dtype),
-                "dims": dims[1:],
-                "shape": [int(s) for s in arr.shape[1:]],
-                "units": arr.attrs.get("units", ""),
-                "long_name": arr.attrs.get("long_name", ""),
-            }
-        )
-    return out
+def shard_groups(url: str) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """The arrays of a shard by record set, each ``(description of a record, [variable])``.
+
+    ``sample``: the per-sample arrays (one record per sample); one group per ragged dimension (``lidar_point``,
+    ``scatterer``: one record per row, the rows of sample ``i`` addressed by ``<prefix>_start[i]`` and
+    ``<prefix>_count[i]``); ``shard``: the coordinates and per-shard arrays (e.g. the radio maps), one record
+    holding them whole. A variable is :func:`~wirelessdata.interop.arrays.variable_table`'s entry plus ``name``
+    and ``record_dims`` / ``record_shape`` (those of one record).
+    """
+    info = shard_info(url)
+    prefixes = {r["dim"]: r["prefix"] for r in info.attrs.get("ragged", [])}
+    groups: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    for name, v in variable_table(info).items():
+        whole = v["kind"] == "static"
+        key = "sample" if v["kind"] == "sample" else "shard" if whole else v["dims"][0]
+        if key not in groups:
+            prefix = prefixes.get(key, key)
+            groups[key] = (
+                "one record per sample"
+                if key == "sample"
+                else "one record: the shard's coordinates and per-shard arrays, whole"
+                if whole
+                else f"one record per row of the ragged dimension {key}; sample i owns the rows "
+                f"{prefix}_start[i] .. {prefix}_start[i] + {prefix}_count[i] - 1",
+                [],
+            )
+        cut = 0 if whole else 1
+        groups[key][1].append(v | {"name": name, "record_dims": v["dims"][cut:], "record_shape": v["shape"][cut:]})
+    order = sorted(groups, key=lambda k: (k != "sample", k == "shard", k))  # samples, ragged dims, the shard
+    return {k: groups[k] for k in order}
 
 
 def complete_rows(root: str, where: Sequence[str] = (), catalog: str | None = None) -> list[dict[str, Any]]:
@@ -187,33 +206,18 @@ def croissant(
                 "includes": f"{rel}/**",
             },
         ]
-        fields = []
-        for f in shard_fields(row["path"]):
-            is_complex = f["dtype"].startswith("complex")
-            shape = f["shape"] + ([2] if is_complex else [])
-            dims = f["dims"] + (["real_imag"] if is_complex else [])
-            field: dict[str, Any] = {
-                "@type": "cr:Field",
-                "@id": f"{sid}/{f['name']}",
-                "name": f["name"],
-                "description": f"{f['long_name']} ({f['units']}); dims {', '.join(dims) or 'scalar'}"
-                + ("; complex stored as (real, imag) pairs" if is_complex else ""),
-                "dataType": CROISSANT_TYPES.get(f["dtype"], "sc:Text"),
-                "source": {"fileSet": {"@id": f"{sid}/files"}, "extract": {"column": f["name"]}},
-            }
-            if shape:
-                field |= {"isArray": True, "arrayShape": ",".join(str(s) for s in shape)}
-            fields.append(field)
-        record_sets.append(
-            {
+        for key, (what, variables) in shard_groups(row["path"]).items():
+            fields = [_field(sid, f) for f in variables]
+            record_set: dict[str, Any] = {
                 "@type": "cr:RecordSet",
-                "@id": sid,
-                "name": sid,
-                "description": f"{row['num_samples']} samples of {_config(row)}; one record per sample",
-                "key": {"@id": f"{sid}/sample_id"},
+                "@id": sid if key == "sample" else f"{sid}/{key}",
+                "name": sid if key == "sample" else f"{sid}/{key}",
+                "description": f"{row['num_samples']} samples of {_config(row)}; {what}",
                 "field": fields,
             }
-        )
+            if key == "sample":
+                record_set["key"] = {"@id": f"{sid}/sample_id"}
+            record_sets.append(record_set)
     doc: dict[str, Any] = {
         "@context": CONTEXT,
         "@type": "sc:Dataset",
@@ -233,6 +237,25 @@ def croissant(
     if url:
         doc["url"] = url
     return doc
+
+
+def _field(sid: str, f: dict[str, Any]) -> dict[str, Any]:
+    """The ``cr:Field`` of variable ``f`` (a :func:`shard_groups` entry) of shard ``sid``."""
+    is_complex = f["dtype"].startswith("complex")
+    shape = f["record_shape"] + ([2] if is_complex else [])
+    dims = f["record_dims"] + (["real_imag"] if is_complex else [])
+    field: dict[str, Any] = {
+        "@type": "cr:Field",
+        "@id": f"{sid}/{f['name']}",
+        "name": f["name"],
+        "description": f"{f['long_name']} ({f['units']}); dims {', '.join(dims) or 'scalar'}"
+        + ("; complex stored as (real, imag) pairs" if is_complex else ""),
+        "dataType": CROISSANT_TYPES.get(f["dtype"], "sc:Text"),
+        "source": {"fileSet": {"@id": f"{sid}/files"}, "extract": {"column": f["name"]}},
+    }
+    if shape:
+        field |= {"isArray": True, "arrayShape": ",".join(str(s) for s in shape)}
+    return field
 
 
 def markdown(
@@ -309,23 +332,21 @@ def markdown(
             f"| {_fmt(r.get('path_gain_p50'))} | `{str(r['checksum'])[:12]}` |"
         )
     lines += _space_section(space)
-    lines += [
-        "",
-        "## Variables",
-        "",
-        "Per-sample arrays (one record = one sample; shapes per sample):",
-        "",
-        "| variable | dims | dtype | units | meaning |",
-        "|---|---|---|---|---|",
-    ]
-    seen: dict[str, dict[str, Any]] = {}
+    seen: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:
-        for f in shard_fields(r["path"]):
-            seen.setdefault(f["name"], f)
-    lines += [
-        f"| `{f['name']}` | {', '.join(f['dims']) or '-'} | {f['dtype']} | {f['units']} | {f['long_name']} |"
-        for f in seen.values()
-    ]
+        for key, (_, variables) in shard_groups(r["path"]).items():
+            group = "sample" if key in ("sample", "shard") else "ragged"
+            for f in variables:
+                seen.setdefault("shard" if key == "shard" else group, {}).setdefault(f["name"], f)
+    lines += ["", "## Variables"]
+    for group, title in VARIABLE_TABLES.items():
+        if group in seen:
+            lines += ["", title, "", "| variable | dims | dtype | units | meaning |", "|---|---|---|---|---|"]
+            lines += [
+                f"| `{f['name']}` | {', '.join(f['record_dims' if group != 'shard' else 'dims']) or '-'} "
+                f"| {f['dtype']} | {f['units']} | {f['long_name']} |"
+                for f in seen[group].values()
+            ]
     lines += [
         "",
         "## Licence and provenance",
