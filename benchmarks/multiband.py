@@ -100,14 +100,14 @@ def agreement(pair: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
     sub6, mmw = pair[SUB6], pair[MMW]
     outdoor = ~sub6["indoor"]
     same_los = sub6["los"] == mmw["los"]
-    same_beam = strongest_direction(sub6["aps"]) == strongest_direction(mmw["aps"])
+    beams = band_agreement(pair)
     los_az, los_zen = line_of_sight_angles(sub6)
     (aod_6, zod_6), (aod_28, zod_28) = strongest_cluster_angles(sub6), strongest_cluster_angles(mmw)
     return {
         "los": same_los.mean(),
         "los_outdoor": same_los[outdoor].mean(),
-        "beam": same_beam.mean(),
-        "beam_outdoor": same_beam[outdoor].mean(),
+        "beam": beams["all"][0],
+        "beam_outdoor": beams["outdoor"][0],
         "aod": circular_correlation(aod_6, aod_28),
         "aod_offset": circular_correlation(aod_6 - los_az, aod_28 - los_az),
         "zod": float(np.corrcoef(zod_6, zod_28)[0, 1]),
@@ -151,23 +151,37 @@ def logistic_regression(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return scores(model(best, slice(0, split)), slice(split, None))
 
 
-def predictor_rows(pairs: dict[str, dict[str, dict[str, np.ndarray]]]) -> list[tuple[str, float, float]]:
-    """(input, top-1, top-3) on the test drops of the sub-6 -> 28 GHz predictors and two untrained baselines."""
-    target = {mode: strongest_direction(pairs[mode][MMW]["aps"]) for mode in MODES}
-    rows = [
-        (f"sub-6 APS, {mode} pairs", *logistic_regression(aps_features(pairs[mode][SUB6]["aps"]), target[mode]))
-        for mode in MODES
-    ]
-    y = target["correlated"]
-    rows.append(("UE position only", *logistic_regression(position_features(pairs["correlated"][SUB6]), y)))
+def pair_rows(pair: dict[str, dict[str, np.ndarray]]) -> list[tuple[str, float, float]]:
+    """(input, top-1, top-3) on the test drops of one pair of shards (statistical or ray-traced): the sub-6 -> 28 GHz
+    predictor on the sub-6 APS, the same on the UE position alone, and two untrained baselines (the sub-6 peak,
+    the most frequent training direction)."""
+    y = strongest_direction(pair[MMW]["aps"])
     split = int(TRAIN_FRACTION * len(y))
     directions = np.arange(GRID.size)
-    rows.append(
-        ("sub-6 peaks, corr. (untrained)", *top_k(pairs["correlated"][SUB6]["aps"][split:], directions, y[split:]))
-    )
     counts = np.bincount(y[:split], minlength=GRID.size).astype(float)
-    rows.append(("most frequent (untrained)", *top_k(np.tile(counts, (len(y) - split, 1)), directions, y[split:])))
-    return rows
+    return [
+        ("sub-6 spectrum", *logistic_regression(aps_features(pair[SUB6]["aps"]), y)),
+        ("UE position only", *logistic_regression(position_features(pair[SUB6]), y)),
+        ("sub-6 peak (untrained)", *top_k(pair[SUB6]["aps"][split:], directions, y[split:])),
+        ("most frequent (untrained)", *top_k(np.tile(counts, (len(y) - split, 1)), directions, y[split:])),
+    ]
+
+
+def predictor_rows(pairs: dict[str, dict[str, dict[str, np.ndarray]]]) -> list[tuple[str, float, float]]:
+    """(input, top-1, top-3) on the test drops of the sub-6 -> 28 GHz predictors and two untrained baselines:
+    :func:`pair_rows` of the correlated pairs, with the APS predictor of the independent pairs beside it."""
+    (aps, *rest), independent = pair_rows(pairs["correlated"]), pair_rows(pairs["independent"])[0]
+    return [("sub-6 APS, correlated pairs", *aps[1:]), ("sub-6 APS, independent pairs", *independent[1:]), *rest]
+
+
+def band_agreement(pair: dict[str, dict[str, np.ndarray]]) -> dict[str, tuple[float, int]]:
+    """Best-direction agreement between the bands: the fraction of drops whose strongest grid direction is the
+    same at both bands (= the untrained sub-6 peak predictor's top-1), with the number of drops, over all drops
+    and over the LoS, NLoS and outdoor drops (NaN where a subset is empty)."""
+    same = strongest_direction(pair[SUB6]["aps"]) == strongest_direction(pair[MMW]["aps"])
+    los, outdoor = pair[SUB6]["los"], ~pair[SUB6]["indoor"]
+    subsets = {"all": np.ones_like(los), "LoS": los, "NLoS": ~los, "outdoor": outdoor}
+    return {k: (float(same[m].mean()) if m.any() else float("nan"), int(m.sum())) for k, m in subsets.items()}
 
 
 def cost(scenario: str, samples: int, rounds: int) -> dict[str, Any]:

@@ -76,6 +76,20 @@ def beam_directions(params: LidarParams) -> np.ndarray:
     return directions.reshape(-1, 3)
 
 
+def elevation_deg(points: np.ndarray) -> np.ndarray:
+    """Elevation (deg) of sensor-frame points ``[N, 3]`` (m) above the sensor's x-y plane: ``[N]``."""
+    points = np.asarray(points, np.float64)
+    return np.degrees(np.arctan2(points[:, 2], np.hypot(points[:, 0], points[:, 1])))
+
+
+def in_field_of_view(points: np.ndarray, params: LidarParams) -> np.ndarray:
+    """Whether sensor-frame points ``[N, 3]`` (m) lie where :func:`scan` fires: elevation within the span of the
+    rings (``elevation_deg``, inclusive; every azimuth is swept) and range at most ``max_range_m``: ``[N]`` bool."""
+    low, high = params.elevation_deg
+    elevation = elevation_deg(points)
+    return (elevation >= low) & (elevation <= high) & (np.linalg.norm(points, axis=1) <= params.max_range_m)
+
+
 def scan(
     geometry: SceneGeometry,
     pose: Pose,
