@@ -36,7 +36,9 @@ from wirelessdata.sensing.radio_map import Grid
 RECIPE = "generators/raytrace-street-canyon.toml"
 EVERY = ["rgb", "depth", "lidar", "radar"]
 RAYCAST = {"mounts": ["bs", "ue"], "width": 320, "height": 240, "fov_deg": 60.0, "renderer": "raycast"}
-"""The recipe's cameras, with the ray-cast renderer."""
+"""The recipe's cameras, with the ray-cast renderer (default 4 sky rays)."""
+OPEN_SKY = RAYCAST | {"sky_rays": 0}
+"""The same without sky rays (open-sky shading)."""
 VARIANTS = {
     "csi only": {"sensing": []},
     "csi + depth": {"sensing": ["depth"]},
@@ -44,6 +46,7 @@ VARIANTS = {
     "csi + rgb (raycast) + depth": {"sensing": ["rgb", "depth"], "camera": RAYCAST},
     "every modality (rgb path-traced)": {"sensing": EVERY},
     "every modality (rgb raycast)": {"sensing": EVERY, "camera": RAYCAST},
+    "every modality (rgb raycast, sky_rays 0)": {"sensing": EVERY, "camera": OPEN_SKY},
 }
 """Sensing of each timed run (overrides of the recipe's configuration)."""
 MAP_REGION = [-90.0, 90.0, -60.0, 60.0]

@@ -74,3 +74,15 @@ def test_an_unknown_renderer_is_a_one_line_error():
     allowed = r"allowed: \['pathtrace', 'raycast'\]"
     with pytest.raises(ConfigError, match=rf"camera.renderer: unknown renderer 'opengl'; {allowed}"):
         CameraParams(renderer="opengl")
+
+
+def test_open_sky_shading_without_sky_rays(world):
+    params = CameraParams(width=96, height=72, renderer="raycast", sky_rays=0)
+    pose = _pose("above")
+    image = rgb_raycast.render(world.geometry, pose, params)
+    hits = world.geometry.cast(pose.position, _rays(params, pose))
+    up = np.abs(hits.normal[:, 2]) > 0.99  # roofs and the street, seen from above: lit by the whole sky
+    want = to_srgb(world.geometry.colors[hits.mesh[up & hits.hit]])
+    np.testing.assert_array_equal(image.reshape(-1, 3)[up & hits.hit], want)
+    with pytest.raises(ConfigError, match=r"camera.sky_rays: -1 is not an integer >= 0"):
+        CameraParams(sky_rays=-1)

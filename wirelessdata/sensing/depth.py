@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from wirelessdata.sensing import Box, Pose, SceneGeometry
+from wirelessdata.sensing import Box, Hits, Pose, SceneGeometry
 from wirelessdata.sensing.rgb import CameraParams, intrinsics
 
 
@@ -35,16 +35,32 @@ def pixel_directions(params: CameraParams) -> np.ndarray:
     return np.stack([np.ones_like(y), y, z], axis=-1)
 
 
-def render(geometry: SceneGeometry, pose: Pose, params: CameraParams, bodies: Sequence[Box] = ()) -> np.ndarray:
+def pixel_rays(params: CameraParams, pose: Pose) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel rays of a camera: unit directions ``[height * width, 3]`` in the scene frame (pixels row-major)
+    and the length ``[height * width]`` of each pixel's ``(1, y, z)`` direction (range / depth)."""
+    axis = pixel_directions(params).reshape(-1, 3)
+    norm = np.linalg.norm(axis, axis=1)
+    return (axis / norm[:, None]) @ pose.rotation.T, norm
+
+
+def cast_pixels(geometry: SceneGeometry, pose: Pose, params: CameraParams, bodies: Sequence[Box] = ()) -> Hits:
+    """The first hits of a camera's pixel rays (:func:`pixel_rays`): one cast shared by the depth map and the
+    ray-cast RGB image of the same camera."""
+    return geometry.cast(pose.position, pixel_rays(params, pose)[0], bodies)
+
+
+def render(
+    geometry: SceneGeometry, pose: Pose, params: CameraParams, bodies: Sequence[Box] = (), hits: Hits | None = None
+) -> np.ndarray:
     """Depth map of one camera.
 
     :param geometry: Scene meshes
     :param pose: Camera pose, scene frame (the camera looks along its x axis)
     :param params: Camera model (only the resolution and field of view matter)
     :param bodies: Moving bodies besides the meshes
+    :param hits: The camera's :func:`cast_pixels` when already cast (else cast here)
     :output depth: [height, width], float32, m, along the optical axis; ``inf`` where nothing is hit
     """
-    axis = pixel_directions(params).reshape(-1, 3)
-    norm = np.linalg.norm(axis, axis=1)
-    hits = geometry.cast(pose.position, (axis / norm[:, None]) @ pose.rotation.T, bodies)
+    hits = cast_pixels(geometry, pose, params, bodies) if hits is None else hits
+    norm = pixel_rays(params, pose)[1]
     return (hits.distance / norm).reshape(params.height, params.width).astype(np.float32)

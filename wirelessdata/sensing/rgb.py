@@ -36,8 +36,8 @@ class CameraParams(SensorParams):
     :param fov_deg: Horizontal field of view [deg]
     :param samples_per_pixel: Path-tracing samples per pixel (more: less noise, slower)
     :param renderer: ``"pathtrace"`` (Sionna RT's Mitsuba path tracer, :func:`render`) or ``"raycast"`` (the
-        meshes by ray casting under the same sky, deterministic and some 20x faster:
-        :mod:`~wirelessdata.sensing.rgb_raycast`)
+        meshes by ray casting under the same sky, deterministic: :mod:`~wirelessdata.sensing.rgb_raycast`)
+    :param sky_rays: ``raycast`` only: sky-visibility rays per shaded point (0: an open sky, no occlusion)
     """
 
     FIELD = "camera"
@@ -47,6 +47,7 @@ class CameraParams(SensorParams):
     fov_deg: float = 60.0
     samples_per_pixel: int = 16
     renderer: str = "pathtrace"
+    sky_rays: int = 4
 
     def __post_init__(self) -> None:
         mounts = (self.mounts,) if isinstance(self.mounts, str) else self.mounts
@@ -62,6 +63,8 @@ class CameraParams(SensorParams):
             fail("camera.fov_deg", f"{self.fov_deg!r} is out of range", "0 < fov_deg < 180")
         if self.renderer not in RENDERERS:
             fail("camera.renderer", f"unknown renderer {self.renderer!r}", list(RENDERERS))
+        if isinstance(self.sky_rays, bool) or not isinstance(self.sky_rays, int) or self.sky_rays < 0:
+            fail("camera.sky_rays", f"{self.sky_rays!r} is not an integer >= 0", "0 (open sky), 1, 2, ... (default 4)")
 
 
 def intrinsics(params: CameraParams) -> np.ndarray:

@@ -2,20 +2,25 @@
 
 The fast alternative to the path-traced render of :mod:`~wirelessdata.sensing.rgb` (``camera.renderer =
 "raycast"``): the same cameras (:class:`~wirelessdata.sensing.rgb.CameraParams`, poses, intrinsics) and pixel rays
-as the depth maps (:func:`~wirelessdata.sensing.depth.pixel_directions`), cast against the same meshes with open3d.
-The lighting is the path tracer's (Sionna RT's renderer: a constant environment of radiance 1 all around, diffuse
-two-sided materials in their radio materials' colours), estimated with :data:`SKY_RAYS` cosine-weighted rays per
-visible point instead of random paths: a point of albedo ``a`` gets
+as the depth maps (:func:`~wirelessdata.sensing.depth.cast_pixels`, one cast shared with the depth map of the same
+camera), cast against the same meshes with open3d. The lighting is the path tracer's (Sionna RT's renderer: a
+constant environment of radiance 1 all around, diffuse two-sided materials in their radio materials' colours),
+estimated with ``camera.sky_rays`` cosine-weighted rays per point instead of random paths. A point of albedo ``a``
+gets
 
-    L = a * mean_k(1 if ray k escapes to the sky, else the albedo of the surface it hits)
+    L = a * mean_k(1 if ray k escapes to the sky, else a_k * open_sky(n_k))
 
-(sky visibility plus one bounce off the occluders, taken as fully lit), so a roof gets its colour and a street
-between buildings is darker, as in the path tracer. The ray set is turned per pixel by a fixed pseudo-random angle
-(the same for every image of a resolution: the image is deterministic), and the estimate is then averaged over
-the :data:`DENOISE` x :data:`DENOISE` pixels around each pixel that see the same mesh with the same normal (an
-edge-preserving box filter guided by the ray cast: few rays per pixel, then a denoiser). Deeper bounces are left
-out. The moving bodies (the UE box, as the LiDAR, radar and depth maps see it) get
-:data:`BODY_COLOR`; the sky :data:`~wirelessdata.sensing.rgb.SKY`.
+(sky visibility plus one bounce off the occluder of albedo ``a_k`` and normal ``n_k`` it hits, lit by the open
+sky: ``open_sky(n) = (1 + n_z) / 2 + GROUND_ALBEDO * (1 - n_z) / 2``), so a roof gets its colour and a street
+between buildings is darker, as in the path tracer. The sky rays are cast from every :data:`STRIDE`-th pixel of
+every :data:`STRIDE`-th row, turned per pixel by a fixed pseudo-random angle (the same for every image of a
+resolution: the image is deterministic), and each pixel takes the mean over the :data:`DENOISE` x :data:`DENOISE`
+window around it of those that see the same mesh with the same normal (an edge-preserving filter guided by the ray
+cast: few rays, then a denoiser; a pixel with no such neighbour casts its own). Deeper bounces are left out.
+``sky_rays = 0`` skips the sky rays: ``L = a * open_sky(n)``, an open sky over a ground of albedo
+:data:`GROUND_ALBEDO`, no occlusion (the fastest, flat within a surface). The moving bodies
+(the UE box, as the LiDAR, radar and depth maps see it) get :data:`BODY_COLOR`; the sky
+:data:`~wirelessdata.sensing.rgb.SKY`.
 """
 
 from __future__ import annotations
@@ -25,19 +30,19 @@ from collections.abc import Sequence
 import numpy as np
 
 from wirelessdata.sensing import Box, Hits, Pose, SceneGeometry
-from wirelessdata.sensing.depth import pixel_directions
+from wirelessdata.sensing.depth import cast_pixels, pixel_rays
 from wirelessdata.sensing.rgb import SKY, CameraParams, to_srgb
 
 BODY_COLOR = (0.8, 0.1, 0.1)
 """Linear RGB albedo of the moving bodies (the UE)."""
-SKY_RAYS = 8
-"""Cosine-weighted rays per visible point for the sky visibility (a fixed, stratified set)."""
 OFFSET_M = 1e-3
 """Distance the sky rays start off the surface, m (against self-intersection)."""
-
-
+STRIDE = 2
+"""The sky rays start from every STRIDE-th pixel of every STRIDE-th row."""
 DENOISE = 5
 """Side of the window (pixels) over which the sky visibility is averaged within one surface."""
+GROUND_ALBEDO = 0.5
+"""Albedo of the ground below the horizon in the open-sky shading of ``sky_rays = 0``."""
 
 
 def hemisphere(count: int) -> np.ndarray:
@@ -62,50 +67,85 @@ def frames(normals: np.ndarray, turn: np.ndarray) -> np.ndarray:
     return np.stack([c * t + s * b, c * b - s * t, normals], axis=2)
 
 
-def smooth(values: np.ndarray, key: np.ndarray, size: int) -> np.ndarray:
-    """Mean of ``values`` [H, W, C] over the ``size`` x ``size`` window of each pixel, among the pixels whose
-    ``key`` [H, W] (int) equals its own (the edge-preserving filter)."""
+def smooth(values: np.ndarray, weight: np.ndarray, key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean of ``values`` [H, W, C] over the ``size`` x ``size`` window of each pixel, among the pixels
+    whose ``key`` [H, W] (int) equals its own (the edge-preserving filter), with weights ``weight`` [H, W].
+
+    :output mean: [H, W, C] (0 where no pixel of the window counts)
+    :output total: [H, W], the weight that counted
+    """
     h, w = key.shape
     pad = size // 2
-    padded_v = np.pad(values, ((pad, pad), (pad, pad), (0, 0)))
+    padded_v = np.pad(values * weight[..., None], ((pad, pad), (pad, pad), (0, 0)))
+    padded_w = np.pad(weight, pad)
     padded_k = np.pad(key, pad, constant_values=-1)
-    total, count = np.zeros_like(values), np.zeros((h, w, 1))
+    total, count = np.zeros_like(values), np.zeros((h, w))
     for dy in range(size):
         for dx in range(size):
-            same = (padded_k[dy : dy + h, dx : dx + w] == key)[..., None]
-            total += np.where(same, padded_v[dy : dy + h, dx : dx + w], 0.0)
-            count += same
-    return total / count
+            same = padded_k[dy : dy + h, dx : dx + w] == key
+            total += np.where(same[..., None], padded_v[dy : dy + h, dx : dx + w], 0.0)
+            count += np.where(same, padded_w[dy : dy + h, dx : dx + w], 0.0)
+    return total / np.maximum(count, 1e-12)[..., None], count
 
 
-def render(geometry: SceneGeometry, pose: Pose, params: CameraParams, bodies: Sequence[Box] = ()) -> np.ndarray:
+def sky_light(
+    geometry: SceneGeometry, points: np.ndarray, normals: np.ndarray, turn: np.ndarray, rays: int, bodies: Sequence[Box]
+) -> np.ndarray:
+    """Light ``[N, 3]`` reaching surface points ``[N, 3]`` with normals ``[N, 3]`` (facing the camera): the mean over
+    ``rays`` cosine-weighted directions, turned by ``turn`` ``[N]`` (rad), of 1 (the ray escapes) or the albedo of
+    the surface it hits."""
+    directions = np.matmul(frames(normals, turn), hemisphere(rays).T).transpose(0, 2, 1).reshape(-1, 3)
+    sky = geometry.cast(np.repeat(points + OFFSET_M * normals, rays, axis=0), directions, bodies)
+    bounce = _albedo(geometry, sky) * open_sky(facing(sky.normal, directions))
+    return np.where(sky.hit[:, None], bounce, 1.0).reshape(-1, rays, 3).mean(axis=1)
+
+
+def facing(normals: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Surface normals ``[N, 3]`` turned to face the rays ``[N, 3]`` that hit them (two-sided surfaces)."""
+    return np.where(np.sum(normals * directions, axis=1, keepdims=True) > 0, -normals, normals)
+
+
+def open_sky(normals: np.ndarray) -> np.ndarray:
+    """Light ``[N, 1]`` on surfaces with normals ``[N, 3]`` under the open sky: the upper hemisphere (radiance 1) and
+    a ground of albedo :data:`GROUND_ALBEDO` below the horizon, nothing else in the way."""
+    up = normals[:, 2:3]
+    return (1 + up) / 2 + GROUND_ALBEDO * (1 - up) / 2
+
+
+def render(
+    geometry: SceneGeometry, pose: Pose, params: CameraParams, bodies: Sequence[Box] = (), hits: Hits | None = None
+) -> np.ndarray:
     """Image of one camera.
 
     :param geometry: Scene meshes with their colours (:meth:`SceneGeometry.from_mitsuba`)
     :param pose: Camera pose, scene frame (the camera looks along its x axis)
-    :param params: Camera model (resolution and field of view; ``samples_per_pixel`` does not apply)
+    :param params: Camera model (resolution, field of view and ``sky_rays``)
     :param bodies: Moving bodies besides the meshes
+    :param hits: The camera's :func:`~wirelessdata.sensing.depth.cast_pixels` when already cast (else cast here)
     :output image: [height, width, 3], uint8, sRGB
     """
-    axis = pixel_directions(params).reshape(-1, 3)
-    directions = (axis / np.linalg.norm(axis, axis=1)[:, None]) @ pose.rotation.T
-    hits = geometry.cast(pose.position, directions, bodies)
-    seen = np.flatnonzero(hits.hit)
-    light = np.zeros(directions.shape)
-    if seen.size:
-        normal = hits.normal[seen]
-        normal = np.where(np.sum(normal * directions[seen], axis=1, keepdims=True) > 0, -normal, normal)
-        points = pose.position + directions[seen] * hits.distance[seen, None] + OFFSET_M * normal
-        turn = np.random.default_rng(len(directions)).random(len(directions))[seen] * 2 * np.pi  # fixed per pixel
-        rays = np.matmul(frames(normal, turn), hemisphere(SKY_RAYS).T).transpose(0, 2, 1).reshape(-1, 3)
-        sky = geometry.cast(np.repeat(points, SKY_RAYS, axis=0), rays, bodies)
-        light[seen] = np.where(sky.hit[:, None], _albedo(geometry, sky), 1.0).reshape(-1, SKY_RAYS, 3).mean(axis=1)
-        facing = np.zeros(directions.shape)
-        facing[seen] = normal
-        key = np.where(hits.hit, hits.mesh * 64 + np.round(facing @ [4.0, 2.0, 1.0] * 4).astype(np.int64) % 64, -2)
-        light = smooth(light.reshape(params.height, params.width, 3), key.reshape(params.height, params.width), DENOISE)
-    radiance = np.where(hits.hit[:, None], _albedo(geometry, hits) * light.reshape(-1, 3), SKY)
-    return to_srgb(radiance.reshape(params.height, params.width, 3))
+    directions = pixel_rays(params, pose)[0]
+    hits = cast_pixels(geometry, pose, params, bodies) if hits is None else hits
+    h, w = params.height, params.width
+    normal = facing(hits.normal, directions)
+    if params.sky_rays == 0:
+        light = np.broadcast_to(open_sky(normal), directions.shape)
+    else:
+        points = pose.position + directions * np.where(hits.hit, hits.distance, 0.0)[:, None]
+        turn = np.random.default_rng(len(directions)).random(len(directions)) * 2 * np.pi  # fixed per pixel
+        grid = np.zeros((h, w), bool)
+        grid[::STRIDE, ::STRIDE] = True
+        cast = np.flatnonzero(hits.hit & grid.ravel())
+        light = np.zeros(directions.shape)
+        light[cast] = sky_light(geometry, points[cast], normal[cast], turn[cast], params.sky_rays, bodies)
+        key = np.where(hits.hit, hits.mesh * 64 + np.round(normal @ [4.0, 2.0, 1.0] * 4).astype(np.int64) % 64, -2)
+        weight = np.zeros(len(directions))
+        weight[cast] = 1.0
+        light, counted = smooth(light.reshape(h, w, 3), weight.reshape(h, w), key.reshape(h, w), DENOISE)
+        light, alone = light.reshape(-1, 3), np.flatnonzero(hits.hit & (counted.ravel() == 0))
+        light[alone] = sky_light(geometry, points[alone], normal[alone], turn[alone], params.sky_rays, bodies)
+    radiance = np.where(hits.hit[:, None], _albedo(geometry, hits) * light, SKY)
+    return to_srgb(radiance.reshape(h, w, 3))
 
 
 def _albedo(geometry: SceneGeometry, hits: Hits) -> np.ndarray:

@@ -10,7 +10,7 @@ from wirelessdata.generators.raytrace.config import RaytraceConfig
 from wirelessdata.generators.raytrace.drops import SENSING_STREAM, Drops
 from wirelessdata.generators.raytrace.scene import World, set_devices, uav_position
 from wirelessdata.generators.raytrace.timing import timed
-from wirelessdata.sensing import Pose, SceneGeometry, look_at_rpy, rgb_raycast
+from wirelessdata.sensing import Hits, Pose, SceneGeometry, look_at_rpy, rgb_raycast
 from wirelessdata.sensing import depth as depth_model
 from wirelessdata.sensing import lidar as lidar_model
 from wirelessdata.sensing import radar as radar_model
@@ -57,13 +57,33 @@ def _camera_poses(cfg: RaytraceConfig, world: World, drops: Drops, static: dict[
     ]
 
 
-def _sense_rgb(cfg: RaytraceConfig, world: World, drops: Drops, poses: list[list[Pose]]) -> dict[str, np.ndarray]:
+def _pixel_casts(cfg: RaytraceConfig, world: World, drops: Drops, poses: list[list[Pose]]) -> list[list[Hits]]:
+    """The first hits of every camera's pixel rays, [drop][camera]: cast once for the depth maps and the ray-cast
+    images (the UE box included)."""
+    with timed("camera rays"):
+        return [
+            [
+                depth_model.cast_pixels(world.geometry, pose, cfg.camera, (drops.body(i, cfg.ue_body_m),))
+                for pose in cams
+            ]
+            for i, cams in enumerate(poses)
+        ]
+
+
+def _sense_rgb(
+    cfg: RaytraceConfig, world: World, drops: Drops, poses: list[list[Pose]], casts: list[list[Hits]]
+) -> dict[str, np.ndarray]:
     images = []
     if cfg.camera.renderer == "raycast":
         with timed("rgb"):
             for i, cameras in enumerate(poses):
                 body = (drops.body(i, cfg.ue_body_m),)
-                images.append([rgb_raycast.render(world.geometry, pose, cfg.camera, body) for pose in cameras])
+                images.append(
+                    [
+                        rgb_raycast.render(world.geometry, p, cfg.camera, body, h)
+                        for p, h in zip(cameras, casts[i], strict=True)
+                    ]
+                )
     else:
         with timed("rgb"), rgb_model.batch():
             for i, cameras in enumerate(poses):
@@ -77,12 +97,14 @@ def _sense_rgb(cfg: RaytraceConfig, world: World, drops: Drops, poses: list[list
     }
 
 
-def _sense_depth(cfg: RaytraceConfig, world: World, drops: Drops, poses: list[list[Pose]]) -> dict[str, np.ndarray]:
-    maps = []
+def _sense_depth(
+    cfg: RaytraceConfig, world: World, drops: Drops, poses: list[list[Pose]], casts: list[list[Hits]]
+) -> dict[str, np.ndarray]:
     with timed("depth"):
-        for i, cameras in enumerate(poses):
-            body = (drops.body(i, cfg.ue_body_m),)
-            maps.append([depth_model.render(world.geometry, pose, cfg.camera, body) for pose in cameras])
+        maps = [
+            [depth_model.render(world.geometry, p, cfg.camera, hits=h) for p, h in zip(cameras, casts[i], strict=True)]
+            for i, cameras in enumerate(poses)
+        ]
     return {
         "depth": np.asarray(maps, dtype=np.float32),
         "depth_time": np.zeros((len(drops.position), len(cfg.camera.mounts))),
@@ -142,10 +164,12 @@ def sense(cfg: RaytraceConfig, world: World, drops: Drops, seed: int) -> dict[st
     arrays: dict[str, np.ndarray] = {}
     static = _static_poses(cfg, world)
     poses = _camera_poses(cfg, world, drops, static) if {"rgb", "depth"} & set(cfg.sensing) else []
+    raycast = "rgb" in cfg.sensing and cfg.camera.renderer == "raycast"
+    casts = _pixel_casts(cfg, world, drops, poses) if "depth" in cfg.sensing or raycast else []
     if "rgb" in cfg.sensing:
-        arrays.update(_sense_rgb(cfg, world, drops, poses))
+        arrays.update(_sense_rgb(cfg, world, drops, poses, casts))
     if "depth" in cfg.sensing:
-        arrays.update(_sense_depth(cfg, world, drops, poses))
+        arrays.update(_sense_depth(cfg, world, drops, poses, casts))
     if "lidar" in cfg.sensing:
         arrays.update(_sense_lidar(cfg, world, drops, seed, static))
     if "radar" in cfg.sensing:
