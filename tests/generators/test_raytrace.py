@@ -304,3 +304,13 @@ def test_one_band_from_the_command_line(tmp_path):
     res = CliRunner().invoke(app, [*args, "--subcarriers", "8", "--bs-array", "1x2", "--out", str(tmp_path / "r")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "r" / "raytrace-simple_street_canyon-sub6.zarr" / "zarr.json").is_file()
+
+
+@pytest.mark.rt
+def test_a_scene_without_meshes_is_refused_before_tracing(rt, tmp_path):
+    empty = tmp_path / "empty.xml"
+    empty.write_text('<scene version="2.1.0"><integrator type="path"/></scene>')
+    cfg = RaytraceConfig.from_dict({**TINY, "scene": str(empty), "sensing": ["lidar"]})
+    with pytest.raises(ConfigError) as err:
+        raytrace.shard_layouts(cfg)
+    assert str(err.value) == f"scene: {empty} has no meshes; allowed: a scene with triangle meshes"
