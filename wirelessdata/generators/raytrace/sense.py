@@ -89,27 +89,27 @@ def _sense_rgb(
             for i, cameras in enumerate(poses):
                 set_devices(world.scene, None, drops.position[i : i + 1])  # the sample's UE only
                 images.append([rgb_model.render(world.scene, pose, cfg.camera) for pose in cameras])
-    return {
-        "rgb": np.asarray(images, dtype=np.uint8),
-        "rgb_time": np.zeros((len(drops.position), len(cfg.camera.mounts))),
-        "camera_pos": np.asarray([[p.position for p in cameras] for cameras in poses], dtype=np.float32),
-        "camera_orientation": np.asarray([[p.rpy for p in cameras] for cameras in poses], dtype=np.float32),
-    }
+    return {"rgb": np.asarray(images, dtype=np.uint8), **_camera_record("rgb_time", "camera", poses)}
 
 
 def _sense_depth(
-    cfg: RaytraceConfig, world: World, drops: Drops, poses: list[list[Pose]], casts: list[list[Hits]]
+    cfg: RaytraceConfig, world: World, poses: list[list[Pose]], casts: list[list[Hits]]
 ) -> dict[str, np.ndarray]:
     with timed("depth"):
         maps = [
             [depth_model.render(world.geometry, p, cfg.camera, hits=h) for p, h in zip(cameras, casts[i], strict=True)]
             for i, cameras in enumerate(poses)
         ]
+    return {"depth": np.asarray(maps, dtype=np.float32), **_camera_record("depth_time", "depth", poses)}
+
+
+def _camera_record(time: str, prefix: str, poses: list[list[Pose]]) -> dict[str, np.ndarray]:
+    """The capture times (0 s: the first snapshot) and poses ``<prefix>_pos``, ``<prefix>_orientation`` of the
+    rig's cameras, each ``[drop, camera, ...]``."""
     return {
-        "depth": np.asarray(maps, dtype=np.float32),
-        "depth_time": np.zeros((len(drops.position), len(cfg.camera.mounts))),
-        "depth_pos": np.asarray([[p.position for p in cameras] for cameras in poses], dtype=np.float32),
-        "depth_orientation": np.asarray([[p.rpy for p in cameras] for cameras in poses], dtype=np.float32),
+        time: np.zeros((len(poses), len(poses[0]) if poses else 0)),
+        f"{prefix}_pos": np.asarray([[p.position for p in cameras] for cameras in poses], dtype=np.float32),
+        f"{prefix}_orientation": np.asarray([[p.rpy for p in cameras] for cameras in poses], dtype=np.float32),
     }
 
 
@@ -169,7 +169,7 @@ def sense(cfg: RaytraceConfig, world: World, drops: Drops, seed: int) -> dict[st
     if "rgb" in cfg.sensing:
         arrays.update(_sense_rgb(cfg, world, drops, poses, casts))
     if "depth" in cfg.sensing:
-        arrays.update(_sense_depth(cfg, world, drops, poses, casts))
+        arrays.update(_sense_depth(cfg, world, poses, casts))
     if "lidar" in cfg.sensing:
         arrays.update(_sense_lidar(cfg, world, drops, seed, static))
     if "radar" in cfg.sensing:
