@@ -123,8 +123,9 @@ class ShardMaps:
 
 
 @functools.lru_cache(maxsize=16)
-def shard_maps(url: str) -> ShardMaps:
-    """The maps of the shard at ``url``, read once per process (with its BS: ``bs_pos`` of sample 0)."""
+def shard_maps(url: str, checksum: str | None) -> ShardMaps:
+    """The maps of the shard at ``url``, read once per process and shard ``checksum`` (a shard written again at the
+    same url is read again), with its BS: ``bs_pos`` of sample 0."""
     group = open_group(url)
     data = {name: np.asarray(group[name][...]) for name in MAPS}
     gain = data["radio_map"].astype(np.float32)
@@ -154,7 +155,7 @@ class LogDistance(Baseline):
     def features(inp: Tensor, meta: Meta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``log10(d)``, line of sight (bool) and the BS element's gain (dBi) of the input's cells, each
         ``[B, tile, tile]``."""
-        maps = shard_maps(meta.shard.url)
+        maps = shard_maps(meta.shard.url, meta.shard.attrs.get("checksum"))
         attrs = meta.shard.attrs
         offset = inp[:, 4:7].permute(0, 2, 3, 1).double().numpy()  # cell - BS, [B, tile, tile, 3]
         rows, cols = maps.index(offset[..., :2] + maps.bs[:2])
@@ -221,7 +222,7 @@ class PathLossMap(Task):
             )
 
     def make(self, batch: TaskBatch) -> tuple[Tensor, Tensor]:
-        maps, tile = shard_maps(batch.shard.url), self.values["tile"]
+        maps, tile = shard_maps(batch.shard.url, batch.shard.attrs.get("checksum")), self.values["tile"]
         rows, cols = maps.index(batch.labels["ue_pos"][:, 0, :2].astype(np.float64))
         top = maps.tiles(maps.top_view / 255.0, rows, cols, tile, 0.0).transpose(0, 3, 1, 2)
         height = maps.tiles(np.nan_to_num(maps.height, nan=0.0), rows, cols, tile, 0.0)

@@ -52,7 +52,7 @@ class NearestDrop(Baseline):
     @staticmethod
     def side(meta: Meta) -> tuple[np.ndarray, list[Pose]]:
         """UE positions relative to the BS ``[B, 3]`` (m) and the LiDAR poses of a batch."""
-        s = shard_labels(meta.shard.url, SIDE).take(meta.sample_id)
+        s = shard_labels(meta.shard.url, SIDE, meta.shard.attrs.get("checksum")).take(meta.sample_id)
         pairs = zip(s["lidar_pos"], s["lidar_orientation"], strict=True)
         poses = [Pose(p.astype(np.float64), o.astype(np.float64)) for p, o in pairs]
         return (s["ue_pos"][:, 0] - s["bs_pos"]).astype(np.float64), poses

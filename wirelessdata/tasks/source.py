@@ -131,9 +131,9 @@ class Labels:
 
 
 @functools.lru_cache(maxsize=16)
-def shard_labels(url: str, names: tuple[str, ...]) -> Labels:
-    """:class:`Labels` of ``names`` of the shard at ``url``, read once per process (the side information a baseline
-    looks up by ``Meta.sample_id``)."""
+def shard_labels(url: str, names: tuple[str, ...], checksum: str | None) -> Labels:
+    """:class:`Labels` of ``names`` of the shard at ``url``, read once per process and shard ``checksum`` (a shard
+    written again at the same url is read again): the side information a baseline looks up by ``Meta.sample_id``."""
     return Labels(url, names)
 
 
