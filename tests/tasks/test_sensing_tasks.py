@@ -15,7 +15,7 @@ pytest.importorskip("open3d")
 
 from conftest import raytraced, write_csi  # noqa: E402
 from wirelessdata.cli import app  # noqa: E402
-from wirelessdata.errors import ConfigError  # noqa: E402
+from wirelessdata.errors import ConfigError, WirelessDataError  # noqa: E402
 from wirelessdata.tasks import get, run_baselines, score  # noqa: E402
 from wirelessdata.tasks.metrics import chamfer, recall_within  # noqa: E402
 from wirelessdata.tasks.pathloss_map import ShardMaps  # noqa: E402
@@ -221,3 +221,18 @@ def test_foreground_knn_finds_where_the_ue_appears_in_a_static_scene():
     assert isinstance(baseline, ForegroundKnn)
     baseline.fit(train)
     assert (baseline.predict(test_inp, None).argmax(axis=1) == test_beams.numpy()).mean() >= 7 / 8
+
+
+def test_sensing_views_read_no_csi(root, tmp_path):
+    import shutil
+
+    copy = tmp_path / "no-csi"
+    shutil.copytree(root, copy)
+    for chunks in copy.glob("*.zarr/csi/c"):  # the CSI chunk files gone: a view that read them would fail
+        shutil.rmtree(chunks)
+    for name, settings in (("sensing-beam", {}), ("path-loss-map", {"tile": TILE}), ("scatterers", {})):
+        ids = [m.sample_id for _, _, m in get(name, root, batch_size=7, **settings).batches()]
+        again = [m.sample_id for _, _, m in get(name, str(copy), batch_size=7, **settings).batches()]
+        assert [a.tolist() for a in again] == [a.tolist() for a in ids], name
+    with pytest.raises(WirelessDataError, match=r"csi.*chunk|chunk.*csi"):  # a CSI task over the copy reads them
+        list(get("time-prediction", str(copy), history=1, horizon=1).batches())

@@ -21,7 +21,8 @@ the shard, the chunk and its samples (also from a DataLoader worker).
 
 Use with ``DataLoader(dataset, batch_size=None, num_workers=...)``. Each batch is a dict::
 
-    csi          complex64 [B, T, K, Nbs, Nue] (or float32 [B, 2, T, K, Nbs, Nue] with output="real")
+    csi          complex64 [B, T, K, Nbs, Nue] (or float32 [B, 2, T, K, Nbs, Nue] with output="real";
+                 absent with read_csi=False)
     sample_id    int64 [B] (the uint64 ids reinterpreted)
     shard        str, the shard's name
     epoch, batch_index   where the batch sits in the stream
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import IterableDataset, get_worker_info
 
 from wirelessdata.errors import ConfigError
@@ -67,6 +69,8 @@ class MixtureDataset(IterableDataset):
     :param rank: this process's rank among ``world_size`` (distributed training).
     :param partitions: how many readers (DataLoader workers x ranks) can split the epoch's chunks: readers split
         them whenever their number divides ``partitions`` (the stream depends on it, not on the readers).
+    :param read_csi: read the CSI (``False``: the batches carry everything else, for consumers that look up other
+        variables by ``sample_id``, e.g. the task views of sensor data).
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class MixtureDataset(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         partitions: int = 2,
+        read_csi: bool = True,
     ) -> None:
         super().__init__()
         if output not in OUTPUTS:
@@ -98,6 +103,7 @@ class MixtureDataset(IterableDataset):
         self.batch_size, self.buffer, self.drop_last = batch_size, buffer, drop_last
         self.output, self.normalize = output, normalize
         self.rank, self.world_size, self.partitions = rank, world_size, partitions
+        self.read_csi = read_csi
         self.epoch, self.start_batch = 0, 0
         self._planned: tuple[int, tuple[list[Run], list[Batch]]] | None = None
         used = {sel.shard for src in self.sources for sel in src.selections}
@@ -151,7 +157,7 @@ class MixtureDataset(IterableDataset):
         reader = _BatchReader(self.manifest, runs, {k: batches[k] for k in mine}, self._readers)
         try:
             for k in mine:
-                csi = reader.csi(k)
+                csi = reader.csi(k) if self.read_csi else None
                 ids = self._sample_ids[batches[k].shard][batches[k].indices]
                 if not info:
                     self.start_batch = k + 1
@@ -161,22 +167,24 @@ class MixtureDataset(IterableDataset):
         if not info:  # a finished epoch: the next iteration is the next epoch
             self.set_epoch(self.epoch + 1)
 
-    def _to_batch(self, batch: Batch, csi: np.ndarray, ids: np.ndarray, k: int) -> dict[str, Any]:
+    def _to_batch(self, batch: Batch, csi: np.ndarray | None, ids: np.ndarray, k: int) -> dict[str, Any]:
+        out = {
+            "sample_id": torch.from_numpy(ids.astype(np.uint64).view(np.int64)),
+            "shard": self.manifest.shards[batch.shard].name,
+            "epoch": self.epoch,
+            "batch_index": k,
+        }
+        return out if csi is None else {"csi": self._tensor(batch, csi), **out}
+
+    def _tensor(self, batch: Batch, csi: np.ndarray) -> Tensor:
+        """The batch's CSI as the stream's ``output``, normalised as asked."""
         if self.normalize == "sample":
             power = np.mean(np.abs(csi) ** 2, axis=tuple(range(1, csi.ndim)), keepdims=True)
             csi = csi / np.sqrt(np.maximum(power, np.finfo(np.float32).tiny))
         elif self.normalize == "shard":
             csi = csi * np.float32(self._scale[batch.shard])
         x = torch.from_numpy(np.ascontiguousarray(csi, dtype=np.complex64))
-        if self.output == "real":
-            x = torch.stack((x.real, x.imag), dim=1)
-        return {
-            "csi": x,
-            "sample_id": torch.from_numpy(ids.astype(np.uint64).view(np.int64)),
-            "shard": self.manifest.shards[batch.shard].name,
-            "epoch": self.epoch,
-            "batch_index": k,
-        }
+        return torch.stack((x.real, x.imag), dim=1) if self.output == "real" else x
 
 
 PREFETCH_BATCHES = 4

@@ -59,6 +59,9 @@ class Task:
     params: ClassVar[dict[str, Param]] = {}
     labels: ClassVar[tuple[str, ...]] = ()
     """Per-sample variables read from the label shard (:meth:`label_shard`) into ``TaskBatch.labels``."""
+    reads_csi: ClassVar[bool] = True
+    """Whether :meth:`make` uses the CSI; a task of sensor data sets False and its views read no CSI
+    (``TaskBatch.csi`` and ``observed`` are then None)."""
     inputs: tuple[str, ...] = ()
     """Per-sample variables read from the view's shard itself (sensor data) into ``TaskBatch.labels``; set per
     instance (in :meth:`validate`) when they depend on a parameter."""

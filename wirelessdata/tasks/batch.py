@@ -22,14 +22,15 @@ from wirelessdata.tasks.source import ShardSamples
 class TaskBatch:
     """What :meth:`Task.make <wirelessdata.tasks.base.Task.make>` receives for one batch of one shard.
 
-    :param csi: ``[B, T, K, Nbs, Nue]`` complex64, the clean channel.
-    :param observed: the task's region of it (``Task.region``) after the impairments.
+    :param csi: ``[B, T, K, Nbs, Nue]`` complex64, the clean channel (None for a task that reads no CSI,
+        ``Task.reads_csi``).
+    :param observed: the task's region of it (``Task.region``) after the impairments (None likewise).
     :param labels: per-sample variables the task asked for: ``Task.labels`` from its label shard, ``Task.inputs``
         from ``shard``; a ragged one (e.g. ``lidar_points``) as an object array ``[B]`` of per-sample arrays.
     """
 
-    csi: Tensor
-    observed: Tensor
+    csi: Tensor | None
+    observed: Tensor | None
     labels: dict[str, np.ndarray]
     shard: ShardSamples
     sample_id: np.ndarray
@@ -55,6 +56,7 @@ class ViewedTask(Protocol):
     seed: int
     labels: tuple[str, ...]
     inputs: tuple[str, ...]
+    reads_csi: bool
     impairments: Impairments
 
     def definition(self) -> dict[str, Any]: ...

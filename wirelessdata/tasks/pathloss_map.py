@@ -201,6 +201,7 @@ def _line(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 class PathLossMap(Task):
     name = "path-loss-map"
     rank = 8
+    reads_csi = False
     summary = "predict the path-gain map around the UE from the top view and height map (ray-traced radio maps)"
     input_desc = (
         "float32 [B, 7, tile, tile]: top_view RGB / 255, height_map (m), cell centre - BS position (x, y, z; m)"

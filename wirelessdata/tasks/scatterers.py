@@ -78,6 +78,7 @@ class NearestDrop(Baseline):
 class Scatterers(Task):
     name = "scatterers"
     rank = 9
+    reads_csi = False
     summary = "locate the scatterers of the drop's propagation paths from its LiDAR scan (ray-traced)"
     input_desc = "lidar_points: list of B float32 [N_i, 4] (x, y, z m, intensity), sensor frame"
     target_desc = "scatterer_points_lidar (first bounces by default): list of B float32 [M_i, 3], m, LiDAR frame"

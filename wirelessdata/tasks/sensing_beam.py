@@ -50,6 +50,7 @@ class SensingBeam(BeamPrediction):
 
     name = "sensing-beam"
     rank = 7
+    reads_csi = False
     summary = "predict the best mmWave beam from a camera image, depth map or LiDAR scan of the drop (ray-traced)"
     input_desc = (
         "modality rgb: uint8 [B, H, W, 3]; depth: float32 [B, H, W] m (inf = no hit), of camera `camera`; "

@@ -82,7 +82,9 @@ class TaskView(IterableDataset):
             },
         )
         self.batch_size = batch_size
-        self.stream = MixtureDataset(manifest, SPLIT, batch_size=batch_size, buffer=256 if shuffle else 1)
+        self.stream = MixtureDataset(
+            manifest, SPLIT, batch_size=batch_size, buffer=256 if shuffle else 1, read_csi=task.reads_csi
+        )
         self.epoch = 0
 
     @property
@@ -110,17 +112,18 @@ class TaskView(IterableDataset):
         for raw in self.stream:
             shard = self.by_name[raw["shard"]]
             ids = raw["sample_id"].numpy().view(np.uint64)
-            csi = raw["csi"]
-            observed, draws = apply(
-                self.task.impairments,
-                csi,
-                ids,
-                shard.time_s,
-                shard.subcarrier_hz,
-                self.task.seed,
-                shard.key,
-                self.regions[shard.name],
-            )
+            csi, observed, draws = raw.get("csi"), None, {}
+            if csi is not None:
+                observed, draws = apply(
+                    self.task.impairments,
+                    csi,
+                    ids,
+                    shard.time_s,
+                    shard.subcarrier_hz,
+                    self.task.seed,
+                    shard.key,
+                    self.regions[shard.name],
+                )
             labels = {k: v for read in self.labels[shard.name] for k, v in read.take(ids).items()}
             inp, target = self.task.make(TaskBatch(csi, observed, labels, shard, ids))
             shape = tuple(target.shape) if isinstance(target, Tensor) else (len(target),)  # ragged: a list
