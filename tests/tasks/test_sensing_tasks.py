@@ -87,9 +87,12 @@ def test_ragged_labels_follow_start_and_count(root):
 
     url = get("scatterers", root).shards[0].url
     ds = xr.open_zarr(url)
-    labels = Labels(url, ("lidar_points", "scatterer_depth", "los"))
-    assert set(labels.data) == {"lidar_points", "scatterer_depth", "los"}  # no *_start / *_count left over
+    labels = Labels(url, ("lidar_points", "scatterer_depth", "los", "rgb"))
     got = labels.take(ds.sample_id.values[[3, 0]])
+    assert set(got) == {"lidar_points", "scatterer_depth", "los", "rgb"}  # no *_start / *_count left over
+    assert "rgb" not in labels.data  # images are read batch by batch, not held whole
+    np.testing.assert_array_equal(got["rgb"], ds.rgb.values[[3, 0]])
+    np.testing.assert_array_equal(got["los"], ds.los.values[[3, 0]])
     for j, i in enumerate((3, 0)):
         start, count = int(ds.lidar_start[i]), int(ds.lidar_count[i])
         np.testing.assert_array_equal(got["lidar_points"][j], ds.lidar_points.values[start : start + count])

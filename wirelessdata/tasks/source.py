@@ -88,12 +88,18 @@ class ShardSamples:
         }
 
 
-class Labels:
-    """Per-sample variables of a shard, read whole once and looked up by ``sample_id``.
+WHOLE_BYTES = 4096
+"""Per-sample variables of at most this many bytes a sample (labels, positions) are read whole when a :class:`Labels`
+is made; larger ones (images, depth maps) and ragged ones are read batch by batch in :meth:`Labels.take`."""
 
-    A ragged variable (first dimension a ragged one of the shard, e.g. ``lidar_points`` or
-    ``scatterer_points_lidar``) comes as an object array ``[n]`` of per-sample arrays ``[count_i, ...]``, cut by its
-    ``<prefix>_start`` / ``<prefix>_count``.
+
+class Labels:
+    """Per-sample variables of a shard, looked up by ``sample_id``.
+
+    Small variables (:data:`WHOLE_BYTES` a sample at most) are read whole once; larger ones (images, depth maps) are
+    read for each :meth:`take`, so memory stays that of a batch. A ragged variable (first dimension a ragged one of
+    the shard, e.g. ``lidar_points`` or ``scatterer_points_lidar``) comes as an object array ``[n]`` of per-sample
+    arrays ``[count_i, ...]``, cut by its ``<prefix>_start`` / ``<prefix>_count`` (read whole) and read per take.
     """
 
     def __init__(self, url: str, names: Sequence[str]) -> None:
@@ -103,20 +109,17 @@ class Labels:
             raise ConfigError(f"shard {url} has no {', '.join(missing)}; the task needs it (regenerate with labels)")
         prefixes = {r["dim"]: r["prefix"] for r in group.attrs.get("ragged", [])}
         ragged = {n: prefixes[d] for n in names if (d := group[n].metadata.dimension_names[0]) in prefixes}
+        large = [n for n in names if n not in ragged and _sample_bytes(group[n]) > WHOLE_BYTES]
+        whole = [n for n in names if n not in ragged and n not in large]
         rows = sorted({f"{p}_{end}" for p in ragged.values() for end in ("start", "count")})
-        reader = ShardReader(url, ("sample_id", *(n for n in names if n not in ragged), *rows))
-        data = reader.read_range(0, len(reader))
-        for name, prefix in ragged.items():
-            flat = np.asarray(group[name][...])
-            data[name] = np.empty(len(reader), object)
-            for i, (a, c) in enumerate(zip(data[f"{prefix}_start"], data[f"{prefix}_count"], strict=True)):
-                data[name][i] = flat[a : a + c]
-        for row in set(rows) - set(names):
-            data.pop(row)
+        data = ShardReader(url, ("sample_id", *whole, *rows)).read_range(0, int(group.attrs["num_samples"]))
+        self.rows = {p: (data[f"{p}_start"], data[f"{p}_count"]) for p in set(ragged.values())}
+        self.ragged = {p: ShardReader(url, [n for n, q in ragged.items() if q == p]) for p in self.rows}
+        self.large = ShardReader(url, large) if large else None
         ids = data.pop("sample_id").astype(np.uint64)
         self.order = np.argsort(ids, kind="stable")
         self.sorted_ids = ids[self.order]
-        self.data = data
+        self.data = {n: data[n] for n in whole}
         self.url = url
 
     def take(self, sample_ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -127,7 +130,21 @@ class Labels:
         if not np.array_equal(self.sorted_ids[pos], ids):
             raise ConfigError(f"shard {self.url} lacks some sample_ids of the view; pair shards of one drop set")
         idx = self.order[pos]
-        return {name: arr[idx] for name, arr in self.data.items()}
+        out = {name: arr[idx] for name, arr in self.data.items()}
+        if self.large is not None:
+            out |= self.large.read(idx)
+        for prefix, reader in self.ragged.items():
+            starts, counts = (r[idx].astype(np.int64) for r in self.rows[prefix])
+            parts = reader.read_ranges([(int(a), int(a + c)) for a, c in zip(starts, counts, strict=True)])
+            for name in reader.arrays:
+                out[name] = np.empty(len(idx), object)
+                out[name][:] = [part[name] for part in parts]
+        return out
+
+
+def _sample_bytes(array: Any) -> int:
+    """Bytes of one sample of a per-sample zarr array."""
+    return int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize
 
 
 @functools.lru_cache(maxsize=16)
