@@ -72,6 +72,9 @@ def test_same_stream_with_dataloader_workers(manifest):
     got = list(loader)
     assert ids_of(got) == single
     assert [b["batch_index"] for b in got] == list(range(len(single)))
+    stored = {s.name: zarr.open_group(s.url, mode="r")["csi"][:] for s in manifest.shards}
+    for b in got:  # the values too: a worker's reused batch arrays never reach the main process half-overwritten
+        np.testing.assert_array_equal(b["csi"].numpy(), stored[b["shard"]][(b["sample_id"].numpy() & 0xFFFFFFFF)])
 
 
 def test_ranks_partition_the_stream(manifest):
@@ -167,3 +170,26 @@ def test_a_damaged_chunk_stops_the_loader_with_one_line(manifest, workers, direc
     message = str(err.value)
     assert isinstance(err.value, WirelessDataError) and "\n" not in message
     assert message.startswith("s0: chunk 1 of 'csi' (samples 8..15) cannot be read")
+
+
+def test_batches_in_use_are_never_overwritten_and_dropped_ones_are_reused(manifest):
+    from wirelessdata.mix.loader import BatchBuffers
+
+    stored = {s.name: zarr.open_group(s.url, mode="r")["csi"][:] for s in manifest.shards}
+
+    def check(csi, batch, rows=slice(None)):
+        idx = (batch["sample_id"].numpy() & 0xFFFFFFFF).astype(int)[rows]
+        np.testing.assert_array_equal(csi.numpy(), stored[batch["shard"]][idx])
+
+    ds = MixtureDataset(manifest, batch_size=4, buffer=8)
+    for batch in list(ds):  # every batch held until the end of the epoch
+        check(batch["csi"], batch)
+    held = [(b["csi"][1:3], {"sample_id": b["sample_id"], "shard": b["shard"]}) for b in ds]  # views only
+    for view, batch in held:
+        check(view, batch, slice(1, 3))
+    del held, view, batch  # nothing of those epochs is held any more
+    reused = 0
+    for batch in ds:  # each batch dropped before the next: the stream reuses its arrays
+        check(batch["csi"], batch)
+        reused += any(np.shares_memory(batch["csi"].numpy(), a) for a in ds._buffers.arrays)
+    assert len(ds._buffers.arrays) <= BatchBuffers.KEEP and reused >= len(ds) - BatchBuffers.KEEP

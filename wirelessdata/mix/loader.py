@@ -35,6 +35,7 @@ Without workers, finishing an epoch moves the dataset to the next one; with work
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -111,6 +112,7 @@ class MixtureDataset(IterableDataset):
         self._scale = {i: _shard_scale(manifest.shards[i].url) for i in used} if normalize == "shard" else {}
         self._sample_ids = {i: _whole(manifest.shards[i].url, "sample_id") for i in used}
         self._readers: dict[int, tuple[ShardReader, ChunkFiles | None]] = {}  # per shard, opened when first read
+        self._buffers = BatchBuffers()
 
     # position in the stream ------------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
@@ -154,7 +156,7 @@ class MixtureDataset(IterableDataset):
         runs, batches = self.plan(self.epoch)
         start = self.start_batch
         mine = [k for k in range(start, len(batches)) if (k - start) % stride == offset]
-        reader = _BatchReader(self.manifest, runs, {k: batches[k] for k in mine}, self._readers)
+        reader = _BatchReader(self.manifest, runs, {k: batches[k] for k in mine}, self._readers, self._buffers)
         try:
             for k in mine:
                 csi = reader.csi(k) if self.read_csi else None
@@ -187,6 +189,39 @@ class MixtureDataset(IterableDataset):
         return torch.stack((x.real, x.imag), dim=1) if self.output == "real" else x
 
 
+class BatchBuffers:
+    """Batch arrays of the chunk-file path, reused once nothing else holds them.
+
+    A fresh array per batch costs its page faults on first touch (tens of MB per batch). A batch handed out lives
+    on in the tensor that wraps it (``torch.from_numpy`` keeps its array alive), so an array is reused only when
+    its reference count says that no batch, tensor or view of it is left anywhere else: never while the consumer
+    still holds a batch.
+    """
+
+    KEEP = 4
+    """Arrays kept for reuse; more in use at once are allocated afresh."""
+
+    def __init__(self) -> None:
+        self.arrays: list[np.ndarray] = []
+
+    def get(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An array of ``shape`` and ``dtype`` (its contents undefined)."""
+        # references of a free array: the list's and getrefcount's argument; more is a batch still in use
+        free = [i for i in range(len(self.arrays)) if sys.getrefcount(self.arrays[i]) == 2]
+        for i in free:
+            if self.arrays[i].shape == shape and self.arrays[i].dtype == dtype:
+                return self.arrays[i]
+        out = np.empty(shape, dtype)
+        if len(self.arrays) < self.KEEP:
+            self.arrays.append(out)
+        elif free:  # a free array of another shape (another shard, a last partial batch) makes room
+            self.arrays[free[0]] = out
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"arrays": []}  # a DataLoader worker starts with none
+
+
 PREFETCH_BATCHES = 4
 """Batches ahead whose runs the Zarr path (remote, compressed or sharded shards) reads in background threads while
 the current batch is used, so that an object store's round trips overlap the training step."""
@@ -205,8 +240,10 @@ class _BatchReader:
         runs: list[Run],
         batches: dict[int, Batch],
         readers: dict[int, tuple[ShardReader, ChunkFiles | None]],
+        buffers: BatchBuffers,
     ) -> None:
         self.manifest, self.runs, self.batches, self.readers = manifest, runs, batches, readers
+        self.buffers = buffers
         self.last_use = {int(r): k for k, batch in batches.items() for r in np.unique(batch.runs)}
         self.loaded: dict[int, np.ndarray] = {}
         self.order = list(batches)
@@ -219,7 +256,7 @@ class _BatchReader:
         batch = self.batches[k]
         files = self._files(batch.shard)
         if files is not None:
-            csi = np.empty((batch.indices.size, *files.sample_shape), dtype=files.dtype)
+            csi = self.buffers.get((batch.indices.size, *files.sample_shape), files.dtype)
             files.read_into(batch.indices, csi)
             return csi
         self._prefetch(k)
