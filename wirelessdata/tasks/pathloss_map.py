@@ -209,7 +209,10 @@ class PathLossMap(Task):
     target_desc = "radio_map tile around the UE: float32 [B, tile, tile], dB, NaN = not scored (no ray, off the map)"
     metric = "rmse_db"
     metric_desc = "RMSE (dB) over the valid cells of all tiles; also their MAE (dB)"
-    baseline_desc = "log-distance (a + b log10 d fitted per band for LoS and NLoS cells, LoS from the height map)"
+    baseline_desc = (
+        "log-distance (a + b log10 d + the TR 38.901 BS element gain towards the cell, a and b fitted per band for "
+        "LoS and NLoS cells, LoS from the height map)"
+    )
     params: ClassVar[dict[str, Param]] = {"tile": Param(32, "tile side, cells (centred on the UE's cell)", positive)}
     labels = ("ue_pos",)
 

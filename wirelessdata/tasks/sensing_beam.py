@@ -57,7 +57,10 @@ class SensingBeam(BeamPrediction):
         "lidar: list of B float32 [N_i, 4] (x, y, z m, intensity), sensor frame"
     )
     target_desc = "best_beam of the same sample_id at the target band: int64 [B]"
-    baseline_desc = "knn (k-NN on 12x16 pooled images / depth, or a 32x32 LiDAR bird's-eye-view histogram)"
+    baseline_desc = (
+        "knn (k-NN on 12x16 pooled images / depth, or a 32x32 LiDAR bird's-eye-view histogram); foreground-knn "
+        "(k-NN on where the sample departs from the training median: the UE against the static background)"
+    )
     params: ClassVar[dict[str, Param]] = {
         "modality": Param("rgb", "input sensor: rgb, depth or lidar", str),
         "camera": Param(0, "camera index (rgb, depth) in the shard's camera rig (camera.mounts order)", non_negative),
