@@ -92,8 +92,8 @@ def sky_light(
     geometry: SceneGeometry, points: np.ndarray, normals: np.ndarray, turn: np.ndarray, rays: int, bodies: Sequence[Box]
 ) -> np.ndarray:
     """Light ``[N, 3]`` reaching surface points ``[N, 3]`` with normals ``[N, 3]`` (facing the camera): the mean over
-    ``rays`` cosine-weighted directions, turned by ``turn`` ``[N]`` (rad), of 1 (the ray escapes) or the albedo of
-    the surface it hits."""
+    ``rays`` cosine-weighted directions, turned by ``turn`` ``[N]`` (rad), of 1 (the ray escapes) or the light the
+    surface it hits sends back (its albedo times :func:`open_sky` of its normal)."""
     directions = np.matmul(frames(normals, turn), hemisphere(rays).T).transpose(0, 2, 1).reshape(-1, 3)
     sky = geometry.cast(np.repeat(points + OFFSET_M * normals, rays, axis=0), directions, bodies)
     bounce = _albedo(geometry, sky) * open_sky(facing(sky.normal, directions))
@@ -138,7 +138,7 @@ def render(
         cast = np.flatnonzero(hits.hit & grid.ravel())
         light = np.zeros(directions.shape)
         light[cast] = sky_light(geometry, points[cast], normal[cast], turn[cast], params.sky_rays, bodies)
-        key = np.where(hits.hit, hits.mesh * 64 + np.round(normal @ [4.0, 2.0, 1.0] * 4).astype(np.int64) % 64, -2)
+        key = np.where(hits.hit, surface_key(hits, normal), -1)
         weight = np.zeros(len(directions))
         weight[cast] = 1.0
         light, counted = smooth(light.reshape(h, w, 3), weight.reshape(h, w), key.reshape(h, w), DENOISE)
@@ -146,6 +146,14 @@ def render(
         light[alone] = sky_light(geometry, points[alone], normal[alone], turn[alone], params.sky_rays, bodies)
     radiance = np.where(hits.hit[:, None], _albedo(geometry, hits) * light, SKY)
     return to_srgb(radiance.reshape(h, w, 3))
+
+
+def surface_key(hits: Hits, normals: np.ndarray) -> np.ndarray:
+    """``[N]`` int64 naming the surface each ray hit, for the denoiser: its mesh (or moving body) and its normal
+    ``[N, 3]`` quantised to 16 steps per component, so that a wall and a roof of one mesh stay apart."""
+    owner = np.where(hits.mesh >= 0, hits.mesh, hits.mesh.max(initial=0) + 1 + np.maximum(hits.body, 0))
+    q = np.clip(np.round((normals + 1) * 7.5), 0, 15).astype(np.int64)
+    return (owner.astype(np.int64) << 12) | (q[:, 0] << 8) | (q[:, 1] << 4) | q[:, 2]
 
 
 def _albedo(geometry: SceneGeometry, hits: Hits) -> np.ndarray:
