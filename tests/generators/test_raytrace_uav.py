@@ -1,5 +1,6 @@
 """Sensors on a hovering UAV (``mount = "uav"``) in the ray-traced generator: the stored poses, the depth map
-looking down against independent rays, the UE box in the UAV LiDAR, the ``uav_*`` shard attributes, and the one-line errors of bad UAV (and BS) poses before any tracing."""
+looking down against independent rays, the UE box in the UAV LiDAR, the ``uav_*`` shard attributes, and the
+one-line errors of bad UAV (and BS) poses before any tracing."""
 
 import numpy as np
 import pytest
