@@ -19,9 +19,11 @@
   beam prediction. The background is the per-cell median of the training inputs on a finer grid (images and depth
   maps 24 x 32, LiDAR the 32 x 32 histogram): for a sensor that stays put (the BS or UAV mount) it is the scene
   without the UE, which moves from drop to drop. A sample's foreground is its absolute difference from the
-  background, summed over channels; its mass, centroid (row, column) and spread (row, column) on the grid are the
-  five features of the k-NN (standardised, k = 5, distance-weighted): where the UE appears, hence its direction
-  from the BS. A moving sensor (the UE-following camera) has no common background, and the baseline says little.
+  background, summed over channels, less a noise floor (the 99th percentile of the training cells' differences: 0
+  for noiseless sensors); its mass, centroid (row, column) and spread (row, column) on the grid are the five
+  features of the k-NN (standardised, k = 5, distance-weighted): where the UE appears, hence its direction from
+  the BS (centroid and spread -1 when nothing stands out: the UE hidden or out of view, whose beams the sensor
+  cannot see). A moving sensor (the UE-following camera) has no common background, and the baseline says little.
 """
 
 from __future__ import annotations
@@ -143,22 +145,32 @@ class ForegroundKnn(Baseline):
     def __init__(self, thumbnails: Callable[[Any], np.ndarray], neighbours: int = 5) -> None:
         self.thumbnails = thumbnails
         self.background: np.ndarray | None = None
+        self.floor = 0.0
         self.knn = FeatureKnn(classify=True, neighbours=neighbours, features=self.features)
 
-    def features(self, inp: Any) -> np.ndarray:
-        """``[B, 5]``: foreground mass, centroid row and column, spread (std) over rows and columns (grid cells)."""
+    def foreground(self, inp: Any) -> np.ndarray:
+        """``[B, rows, cols]``: the absolute difference from the background, summed over channels, less the floor."""
         assert self.background is not None, "fit the baseline first"
-        fg = np.abs(self.thumbnails(inp) - self.background).sum(axis=1)  # [B, rows, cols]
+        return np.abs(self.thumbnails(inp) - self.background).sum(axis=1)
+
+    def features(self, inp: Any) -> np.ndarray:
+        """``[B, 5]``: foreground mass, centroid row and column, spread (std) over rows and columns (grid cells);
+        centroid and spread -1 where nothing stands out (the UE hidden or out of view: such samples look alike)."""
+        fg = np.maximum(self.foreground(inp) - self.floor, 0.0)
         mass = fg.sum(axis=(1, 2))
         weights = fg / np.maximum(mass, 1e-12)[:, None, None]
         rows, cols = np.arange(fg.shape[1])[:, None], np.arange(fg.shape[2])[None, :]
         r, c = (weights * rows).sum(axis=(1, 2)), (weights * cols).sum(axis=(1, 2))
         sr = np.sqrt((weights * (rows - r[:, None, None]) ** 2).sum(axis=(1, 2)))
         sc = np.sqrt((weights * (cols - c[:, None, None]) ** 2).sum(axis=(1, 2)))
-        return np.stack([mass, r, c, sr, sc], axis=1)
+        where = np.where((mass > 0)[:, None], np.stack([r, c, sr, sc], axis=1), -1.0)
+        return np.column_stack([mass, where])
 
     def fit(self, view: Any) -> None:
         self.background = np.median(np.concatenate([self.thumbnails(inp) for inp, _ in view]), axis=0)
+        # the noise floor: what a cell differs from the background in 99 % of the training cells (a UE covers
+        # far fewer; 0 for noiseless sensors such as the ray-cast camera or depth maps)
+        self.floor = float(np.quantile(np.concatenate([self.foreground(inp).ravel() for inp, _ in view]), 0.99))
         self.knn.fit(view)
 
     def predict(self, inp: Any, meta: Any) -> np.ndarray:
