@@ -194,3 +194,14 @@ def test_a_second_writer_of_the_same_shards_is_refused(tmp_path):
     ):
         run_plan(plan)
     assert [r.report.ok for r in run_plan(plan)] == [True, True]  # released: the run goes through
+
+
+@pytest.mark.parametrize("value", ["{ a = { b = [] } }", "[]", "3", '"sionna"'])
+def test_a_generator_that_is_not_a_name_is_a_one_line_error(tmp_path, value):
+    # fuzz case "recipe value seed 169" (2026-12-04): a table as the generator reached the plug-in registry as a
+    # dict key (TypeError: unhashable type) before the recipe check ran
+    bad = tmp_path / "r.toml"
+    bad.write_text(f'generator = {value}\n[[configs]]\nscenario = "UMa"\nbands = ["sub6"]\n')
+    res = runner.invoke(app, ["generate", "--recipe", str(bad), "--samples", "2", "--out", str(tmp_path / "out")])
+    assert isinstance(res.exception, WirelessDataError), res.exception  # the CLI prints it in one line, exit 2
+    assert str(res.exception).startswith("recipe.generator: unknown generator") and not (tmp_path / "out").exists()

@@ -211,7 +211,7 @@ def generate(
 
     from wirelessdata import plugins
     from wirelessdata.generate.plan import DropSetPlan
-    from wirelessdata.generate.recipe import DEFAULT_GENERATOR, drop_sets, load_recipe
+    from wirelessdata.generate.recipe import drop_sets, generator_name, load_recipe
     from wirelessdata.generate.run import executor, run_plan
     from wirelessdata.progress import progress_bars
     from wirelessdata.shard.store import check_writable
@@ -244,7 +244,7 @@ def generate(
         "scatterers": scatterers or None,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    engine = plugins.load("generator", overrides.get("generator") or spec.get("generator") or DEFAULT_GENERATOR)
+    engine = plugins.load("generator", generator_name(spec, overrides))
     correlates = "multiband" in {f.name for f in dataclasses.fields(engine.Config)}
     if correlates and "bands" in overrides and len(overrides["bands"]) == 1 and "multiband" not in overrides:
         overrides["multiband"] = "independent"  # one band: nothing to correlate

@@ -111,6 +111,17 @@ def _config(name: str, generator_name: str, fields: Mapping[str, Any]) -> Any:
         raise ConfigError(f"{name}: {exc}") from exc
 
 
+def generator_name(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> str:
+    """The generator of ``recipe`` (or of ``overrides``, the command line's), checked against the registry.
+
+    :raises ConfigError: Not the name of an installed generator
+    """
+    gen = (overrides or {}).get("generator") or recipe.get("generator", DEFAULT_GENERATOR)
+    if not isinstance(gen, str) or gen not in plugins.names("generator"):
+        raise ConfigError(f"recipe.generator: unknown generator {gen!r}; allowed: {plugins.names('generator')}")
+    return gen
+
+
 def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> list[DropSet]:
     """Parse a recipe mapping into drop sets.
 
@@ -122,9 +133,8 @@ def drop_sets(recipe: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     unknown = sorted(set(recipe) - set(TOP_KEYS))
     if unknown:
         raise ConfigError(f"recipe: unknown key(s) {unknown}; valid keys: {list(TOP_KEYS)}")
-    gen = overrides.pop("generator", None) or recipe.get("generator", DEFAULT_GENERATOR)
-    if not isinstance(gen, str) or gen not in plugins.names("generator"):
-        raise ConfigError(f"recipe.generator: unknown generator {gen!r}; allowed: {plugins.names('generator')}")
+    gen = generator_name(recipe, overrides)
+    overrides.pop("generator", None)
     scale = overrides.pop("scale", None)
     space = recipe.get("space")
     drawn_samples = isinstance(space, Mapping) and "samples" in space and "samples" not in overrides
