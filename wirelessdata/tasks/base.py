@@ -7,7 +7,7 @@ Subclasses (one per task family) set the class attributes and implement :meth:`T
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -15,6 +15,7 @@ import numpy as np
 from torch import Tensor
 
 from wirelessdata.errors import ConfigError
+from wirelessdata.shard.store import open_group
 from wirelessdata.tasks.batch import Meta, TaskBatch
 from wirelessdata.tasks.impairments import IMPAIRMENTS, WHOLE, Impairments, Region
 from wirelessdata.tasks.metrics import nmse, nmse_db
@@ -162,6 +163,15 @@ def need(shard: ShardSamples, axis: int, count: int, what: str, fix: str) -> Non
     if shard.shape[axis] < count:
         dim = ("snapshots", "subcarriers")[axis]
         raise ConfigError(f"shard {shard.name} has {shard.shape[axis]} {dim}, {what} needs {count}; {fix}")
+
+
+def require(shard: ShardSamples, names: Sequence[str], fix: str, what: str | None = None) -> Any:
+    """The shard's zarr group; a one-line error when it lacks any of the variables ``names``, naming the missing
+    ones (or ``what``) and the ``fix``."""
+    group = open_group(shard.url)
+    if missing := [n for n in names if n not in group]:
+        raise ConfigError(f"shard {shard.name} has no {what or ', '.join(missing)}; {fix}")
+    return group
 
 
 def positive(value: Any) -> int:

@@ -38,7 +38,7 @@ from wirelessdata.errors import ConfigError
 from wirelessdata.sensing import rotation
 from wirelessdata.shard.read import ShardReader
 from wirelessdata.shard.store import open_group
-from wirelessdata.tasks.base import Baseline, Param, Task, TaskBatch, no_impairments, positive
+from wirelessdata.tasks.base import Baseline, Param, Task, TaskBatch, no_impairments, positive, require
 from wirelessdata.tasks.batch import Meta
 from wirelessdata.tasks.source import ShardSamples
 
@@ -220,10 +220,7 @@ class PathLossMap(Task):
         no_impairments(self)
 
     def check(self, shard: ShardSamples) -> None:
-        if "radio_map" not in open_group(shard.url):
-            raise ConfigError(
-                f"shard {shard.name} has no radio map; generate it with --radio-map (radio_map = true in the config)"
-            )
+        require(shard, ("radio_map",), "generate it with --radio-map (radio_map = true in the config)", "radio map")
 
     def make(self, batch: TaskBatch) -> tuple[Tensor, Tensor]:
         maps, tile = shard_maps(batch.shard.url, batch.shard.attrs.get("checksum")), self.values["tile"]

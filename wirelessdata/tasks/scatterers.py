@@ -28,8 +28,7 @@ from torch import Tensor
 
 from wirelessdata.errors import ConfigError
 from wirelessdata.sensing import Pose
-from wirelessdata.shard.store import open_group
-from wirelessdata.tasks.base import Baseline, Param, Task, TaskBatch, flag, no_impairments
+from wirelessdata.tasks.base import Baseline, Param, Task, TaskBatch, flag, no_impairments, require
 from wirelessdata.tasks.batch import Meta
 from wirelessdata.tasks.metrics import chamfer, recall_within
 from wirelessdata.tasks.source import ShardSamples, shard_labels
@@ -94,12 +93,8 @@ class Scatterers(Task):
         no_impairments(self)
 
     def check(self, shard: ShardSamples) -> None:
-        group = open_group(shard.url)
-        if missing := [n for n in self.labels if n not in group]:
-            raise ConfigError(
-                f"shard {shard.name} has no {', '.join(missing)}; generate ray-traced shards with lidar in sensing "
-                f"and scatterers = true (--sensing lidar --scatterers)"
-            )
+        fix = "generate ray-traced shards with lidar in sensing and scatterers = true (--sensing lidar --scatterers)"
+        require(shard, self.labels, fix)
 
     def make(self, batch: TaskBatch) -> tuple[list[Tensor], list[Tensor]]:
         inp = [torch.from_numpy(np.asarray(scan, np.float32)) for scan in batch.labels["lidar_points"]]

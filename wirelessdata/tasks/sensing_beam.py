@@ -36,8 +36,7 @@ import torch
 from torch import Tensor
 
 from wirelessdata.errors import ConfigError
-from wirelessdata.shard.store import open_group
-from wirelessdata.tasks.base import Baseline, Param, TaskBatch, no_impairments, non_negative
+from wirelessdata.tasks.base import Baseline, Param, TaskBatch, no_impairments, non_negative, require
 from wirelessdata.tasks.beam import BeamPrediction
 from wirelessdata.tasks.features import bev_features, image_features
 from wirelessdata.tasks.knn import FeatureKnn
@@ -88,12 +87,8 @@ class SensingBeam(BeamPrediction):
 
     def check(self, shard: ShardSamples) -> None:
         modality, (variable,) = self.values["modality"], self.inputs
-        group = open_group(shard.url)
-        if variable not in group:
-            raise ConfigError(
-                f"shard {shard.name} has no {variable}; generate ray-traced shards with {modality} in sensing "
-                f"(--sensing {modality})"
-            )
+        fix = f"generate ray-traced shards with {modality} in sensing (--sensing {modality})"
+        group = require(shard, (variable,), fix)
         cameras = group[variable].shape[1]
         if modality != "lidar" and self.values["camera"] >= cameras:
             raise ConfigError(
