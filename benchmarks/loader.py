@@ -1,7 +1,9 @@
 """Loader figures, printed as ratios against references measured in the same run, and the shuffle's quality.
 
 - loader samples/s with 0 workers (a full epoch of shuffled batches of 64, window 256, from Zarr) / numpy memmap
-  gathering the same batches (``np.asarray(mm[sorted indices])``: one copy from the page cache). Goal >= 1.0.
+  gathering the same batches (``np.asarray(mm[sorted indices])``: one copy from the page cache, by one thread).
+  Goal >= 1.0. Without workers the loader copies with one thread per core (``ChunkFiles.read_into``), so its
+  bound is the bare copy with that many threads, printed beside it.
 - loader with 2 DataLoader workers (persistent) / loader with 0 workers. Goal >= 1.7 on 2 cores.
 - the bounds, measured alike: the loader's copy from the mapped chunk files into one reused buffer without the
   loader around it (``ChunkFiles.read_into``), a bare ``os.preadv`` of the same samples from the chunk files
@@ -126,11 +128,15 @@ def main() -> None:
         files = ChunkFiles.of(ShardReader(f"{root}/s.zarr", ("csi",)).arrays["csi"], "s")
         assert files is not None, "the benchmark's CSI is stored raw: its chunk files are readable directly"
         buffer = np.empty((BATCH, *files.sample_shape), files.dtype)
+        threads = len(os.sched_getaffinity(0))  # what the loader uses without workers
         loaders = {w: DataLoader(dataset, None, num_workers=w, persistent_workers=w > 0) for w in (0, 2)}
         runs: dict[str, Callable[[], object]] = {
             "numpy memmap, the same batches": lambda: consume(np.asarray(mm[b.indices]) for b in batches),
             "bare copy from the mapped chunk files": lambda: consume(
                 files.read_into(b.indices, buffer[: b.indices.size]) for b in batches
+            ),
+            f"the same copy with {threads} threads": lambda: consume(
+                files.read_into(b.indices, buffer[: b.indices.size], threads) for b in batches
             ),
             "bare os.preadv of the same samples": lambda: consume(preadv(files, b.indices, buffer) for b in batches),
             "loader iterated without a DataLoader": lambda: consume(x["csi"] for x in restart(dataset)),
@@ -156,7 +162,9 @@ def main() -> None:
         print(
             f"loader 0 workers / memmap:   {rate['loader, 0 workers'] / ref:.2f}  (goal >= 1.0; "
             f"bare os.preadv / memmap {rate['bare os.preadv of the same samples'] / ref:.2f}; "
-            f"the dataset without a DataLoader / memmap {rate['loader iterated without a DataLoader'] / ref:.2f})"
+            f"the dataset without a DataLoader / memmap {rate['loader iterated without a DataLoader'] / ref:.2f}; "
+            f"its bound, the bare copy with {threads} threads / memmap "
+            f"{rate[f'the same copy with {threads} threads'] / ref:.2f})"
         )
         print(
             f"loader 2 workers / 0 workers: {rate['loader, 2 workers'] / rate['loader, 0 workers']:.2f}  "

@@ -1,8 +1,9 @@
 """Faults on the way to the shards: disk full, permission denied, a block that always fails, a worker killed.
 
-Faults are injected where they happen for real: zarr's ``LocalStore`` raises the ``OSError`` of a full or
-read-only disk, or the generator raises for one block. On Dask the same patches are installed inside the
-worker processes by a worker plugin (re-installed in a worker that its nanny restarts).
+Faults are injected where they happen for real: the writer of the chunk files (the CSI is written straight to
+them) raises the ``OSError`` of a full or read-only disk, or the generator raises for one block. On Dask the same
+patches are installed inside the worker processes by a worker plugin (re-installed in a worker that its nanny
+restarts).
 """
 
 import errno
@@ -17,7 +18,6 @@ import numpy as np
 import pytest
 import zarr
 from distributed import WorkerPlugin
-from zarr.storage import LocalStore
 
 from conftest import SMALL_OVERRIDES
 from wirelessdata.cli import main
@@ -26,24 +26,26 @@ from wirelessdata.generate import run
 from wirelessdata.generate.plan import DropSetPlan
 from wirelessdata.generate.recipe import drop_sets
 from wirelessdata.generate.run import TASK_RETRIES, executor, run_plan
+from wirelessdata.shard import chunks
 from wirelessdata.source.writer import BlockError
 
 SMALL_ARGS = ["--samples", "12", "--block-size", "4", "--time-steps", "4", "--subcarriers", "16", "--bs-array", "2x2"]
 """The CLI flags of SMALL_OVERRIDES (sub6 + 28GHz is the default)."""
 
 
-def full_disk_set(code: int, first_chunk: int):
-    """``LocalStore.set`` that raises ``OSError(code)`` for ``csi`` chunks from ``first_chunk`` on (the disk is full
-    from there, or the directory not writable)."""
-    original = LocalStore.set
+def full_disk_write(code: int, first_chunk: int):
+    """The chunk-file writer (``chunks._write_partial``: ``os.open`` and ``os.write`` of a chunk's temporary file)
+    raising ``OSError(code)`` for ``csi`` chunks from ``first_chunk`` on (the disk is full from there, or the
+    directory not writable)."""
+    original = chunks._write_partial
 
-    async def set_(self, key, value):
-        parts = key.split("/")
-        if parts[:2] == ["csi", "c"] and int(parts[2]) >= first_chunk:
-            raise OSError(code, os.strerror(code), f"{self.root}/{key}")
-        return await original(self, key, value)
+    def write(path, data):
+        parts = path.split("/")
+        if parts[-7:-5] == ["csi", "c"] and int(parts[-5]) >= first_chunk:
+            raise OSError(code, os.strerror(code), f"{path}.partial")
+        return original(path, data)
 
-    return set_
+    return write
 
 
 def logged_generate(log: str, fail: int | None = None):
@@ -137,7 +139,7 @@ def test_disk_full_or_permission_denied_is_one_line_and_a_rerun_resumes(
 ):
     out = tmp_path / "out"
     with monkeypatch.context() as m:
-        m.setattr(LocalStore, "set", full_disk_set(code, first_chunk=1))
+        m.setattr(chunks, "_write_partial", full_disk_write(code, first_chunk=1))
         status, lines = cli(capsys, monkeypatch, out)
     sub6 = out / "tr38901-uma-sub6.zarr"
     assert status == 2
@@ -212,7 +214,7 @@ def test_dask_retries_a_failing_block_then_names_it_and_stops_on_a_full_disk(tmp
         client.unregister_worker_plugin("fail")
         assert [r.blocks_written for r in run_plan(plan, client=client)] == [1, 1]
 
-        client.register_plugin(Patch(LocalStore, "set", full_disk_set(errno.ENOSPC, 1)), name="full")
+        client.register_plugin(Patch(chunks, "_write_partial", full_disk_write(errno.ENOSPC, 1)), name="full")
         plan = DropSetPlan(drops, str(tmp_path / "b"))
         with pytest.raises(StoreError, match=r"sub6.zarr: cannot write block [12] \(No space left on device\); free"):
             run_plan(plan, client=client)

@@ -11,7 +11,8 @@ How a batch is read:
 
 - chunks stored raw (CSI has no compressor, local stores: :class:`wirelessdata.shard.chunks.ChunkFiles`): each
   sample is copied from its memory-mapped chunk file straight into the batch (one copy from the page cache, as
-  a numpy memmap; the mappings are kept across epochs, per process);
+  a numpy memmap; the mappings are kept across epochs, per process), by as many threads as the process has
+  cores to itself (cores / (DataLoader workers x local ranks));
 - otherwise (compressed, remote or sharded storage): each run is read with one Zarr read when a batch first
   needs it (the runs a batch needs are read concurrently), kept in memory until the last batch of this process
   that uses it (at most about ``partitions / readers`` windows of ``buffer`` samples), and gathered.
@@ -35,6 +36,7 @@ Without workers, finishing an epoch moves the dataset to the next one; with work
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -156,7 +158,9 @@ class MixtureDataset(IterableDataset):
         runs, batches = self.plan(self.epoch)
         start = self.start_batch
         mine = [k for k in range(start, len(batches)) if (k - start) % stride == offset]
-        reader = _BatchReader(self.manifest, runs, {k: batches[k] for k in mine}, self._readers, self._buffers)
+        reader = _BatchReader(
+            self.manifest, runs, {k: batches[k] for k in mine}, self._readers, self._buffers, _copy_threads(workers)
+        )
         try:
             for k in mine:
                 csi = reader.csi(k) if self.read_csi else None
@@ -232,6 +236,7 @@ class _BatchReader:
     (the runs of the next :data:`PREFETCH_BATCHES` batches read ahead in background threads).
 
     :param readers: per shard, its Zarr reader and chunk files (filled here, kept by the caller across epochs).
+    :param threads: copy threads of the chunk-file path (:meth:`~wirelessdata.shard.chunks.ChunkFiles.read_into`).
     """
 
     def __init__(
@@ -241,9 +246,10 @@ class _BatchReader:
         batches: dict[int, Batch],
         readers: dict[int, tuple[ShardReader, ChunkFiles | None]],
         buffers: BatchBuffers,
+        threads: int = 1,
     ) -> None:
         self.manifest, self.runs, self.batches, self.readers = manifest, runs, batches, readers
-        self.buffers = buffers
+        self.buffers, self.threads = buffers, threads
         self.last_use = {int(r): k for k, batch in batches.items() for r in np.unique(batch.runs)}
         self.loaded: dict[int, np.ndarray] = {}
         self.order = list(batches)
@@ -257,7 +263,7 @@ class _BatchReader:
         files = self._files(batch.shard)
         if files is not None:
             csi = self.buffers.get((batch.indices.size, *files.sample_shape), files.dtype)
-            files.read_into(batch.indices, csi)
+            files.read_into(batch.indices, csi, self.threads)
             return csi
         self._prefetch(k)
         needed = [int(r) for r in np.unique(batch.runs) if int(r) not in self.loaded]
@@ -307,6 +313,13 @@ class _BatchReader:
         reader = self.readers[shard][0]
         ranges = [(self.runs[r].start, min(self.runs[r].stop, reader.num_samples)) for r in needed]
         self.loaded.update(zip(needed, (d["csi"] for d in reader.read_ranges(ranges)), strict=True))
+
+
+def _copy_threads(workers: int) -> int:
+    """Copy threads of one reader process: this host's cores (those this process may run on) shared among its
+    readers, the DataLoader workers of each local rank (``LOCAL_WORLD_SIZE``, set by torchrun)."""
+    local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    return max(1, len(os.sched_getaffinity(0)) // (max(1, workers) * max(1, local_ranks)))
 
 
 def _gather(batch: Batch, runs: list[Run], loaded: dict[int, np.ndarray]) -> np.ndarray:

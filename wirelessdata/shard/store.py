@@ -37,6 +37,7 @@ from zarr.storage import LocalStore
 
 from wirelessdata import __version__
 from wirelessdata.errors import StoreError
+from wirelessdata.shard.chunks import ChunkFiles, discard, fsync_path, publish
 from wirelessdata.shard.layout import RaggedSpec, ShardLayout
 from wirelessdata.shard.schema import Schema, VariableSpec, load_schema
 from wirelessdata.shard.url import filesystem, is_remote, is_url, remote_error, store_failed
@@ -100,14 +101,6 @@ def _chunk_samples(block_size: int, bytes_per_sample: int, target: int) -> int:
 
 def _is_local(store: Any) -> bool:
     return isinstance(store, LocalStore)
-
-
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def block_checksum(data: Mapping[str, np.ndarray]) -> int:
@@ -234,17 +227,32 @@ class Shard:
                 raise StoreError(f"{self.url}: block {block} variable '{name}' has shape {value.shape}, want {want}")
             data[name] = value.astype(arr.dtype, casting="same_kind", copy=False)
             regions[name] = region
+        # uncompressed arrays of a local store: their chunk files written straight (fsynced); the rest through Zarr
+        direct = {n: files for n, arr in arrays.items() if (files := ChunkFiles.of(arr, self.url)) is not None}
+        through_zarr = {n: arr for n, arr in arrays.items() if n not in direct}
+        staged: list[tuple[str, str]] = []
         try:
-            # all variables of the block are written concurrently (one event-loop round trip, I/O overlapped)
             with ThreadPoolExecutor(max_workers=1) as pool:  # the checksum (GIL released) overlaps the writes
                 pending = pool.submit(block_checksum, checksummed(data, self.schema))
-                sync(_write_all([(arr.async_array, regions[n], data[n]) for n, arr in arrays.items()]))
+                for name, files in direct.items():
+                    staged += files.write(regions[name].start, data[name])
+                # the other variables concurrently (one event-loop round trip, I/O overlapped)
+                sync(_write_all([(arr.async_array, regions[n], data[n]) for n, arr in through_zarr.items()]))
                 checksum = pending.result()
-            self._sync(arrays, regions)
-            self.group["block_checksum"][block] = np.uint64(checksum)
-            self._sync({"block_checksum": self.group["block_checksum"]}, {"block_checksum": slice(block, block + 1)})
-        except OSError as exc:  # disk full, permission denied: the done marker is written last, a rerun redoes it
-            raise storage_error(self.url, f"write block {block}", exc) from exc
+            publish(staged)
+            self._sync(through_zarr, regions)
+            marker = self.group["block_checksum"]
+            files = ChunkFiles.of(marker, self.url)
+            if files is None:
+                marker[block] = np.uint64(checksum)
+                self._sync({"block_checksum": marker}, {"block_checksum": slice(block, block + 1)})
+            else:
+                publish(files.write(block, np.array([checksum], dtype=np.uint64)))
+        except BaseException as exc:
+            discard(staged)
+            if isinstance(exc, OSError):  # disk full, permission denied: the done marker is written last, a rerun
+                raise storage_error(self.url, f"write block {block}", exc) from exc  # redoes the block
+            raise
         return checksum
 
     def commit(self, stats: Mapping[str, Any] | None = None) -> str:
@@ -320,7 +328,7 @@ class Shard:
                 key = arr.metadata.encode_chunk_key((c,) + (0,) * (arr.ndim - 1))
                 paths.append(os.path.join(str(store.root), arr.path, key))
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(_fsync_path, paths))
+            list(pool.map(fsync_path, paths))
 
 
 async def _write_all(writes: list[tuple[Any, slice, np.ndarray]]) -> None:
