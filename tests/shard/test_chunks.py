@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import zarr
 
-from tests.conftest import write_synthetic
+from conftest import write_synthetic
 from wirelessdata.shard import store
 from wirelessdata.shard.chunks import ChunkFiles
 

@@ -1,11 +1,14 @@
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
+import zarr
 
 from conftest import write_synthetic
 from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.errors import StoreError
-from wirelessdata.shard.store import create_shard, open_shard
+from wirelessdata.shard.store import consolidate, create_shard, open_shard
 
 
 def test_shard_opens_with_plain_xarray(tmp_path):
@@ -130,3 +133,17 @@ def test_a_damaged_chunk_is_named_by_every_read(tmp_path, damage):
     with pytest.raises(ChunkError, match=expected):
         reader.read([size + 1, 0])
     assert reader.read_range(0, size)["csi"].shape[0] == size  # the chunks before it still read
+
+
+def test_commit_keeps_the_consolidated_metadata(tmp_path):
+    """The commit writes the group's attributes without consolidating again: what it keeps is what consolidating
+    would write, and a reader of the consolidated metadata sees the committed attributes."""
+    url = str(tmp_path / "s.zarr")
+    write_synthetic(url, num_samples=20, block_size=8, modalities=("csi", "lidar"))
+    doc = json.loads((tmp_path / "s.zarr" / "zarr.json").read_text())
+    assert doc["attributes"]["status"] == "complete"
+    kept = doc["consolidated_metadata"]["metadata"]
+    consolidate(zarr.open_group(url, mode="r+"))
+    assert json.loads((tmp_path / "s.zarr" / "zarr.json").read_text())["consolidated_metadata"]["metadata"] == kept
+    assert set(kept) == set(zarr.open_group(url, use_consolidated=False).array_keys())
+    assert zarr.open_group(url, use_consolidated=True).attrs["status"] == "complete"

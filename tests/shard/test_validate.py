@@ -1,6 +1,7 @@
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,8 +105,14 @@ def test_flipped_byte_fails_checksum(shard_url):
 
 
 def test_deleted_chunk_file(shard_url):
+    """Every chunk is written (also one equal to the fill value): a missing chunk file is damage, named as such
+    (Zarr would read the fill value in its place)."""
     os.remove(os.path.join(shard_url, "ue_vel", "c", "0", "0"))
-    assert {"blocks.checksum", "values.finite"} <= rules(validate_shard(shard_url))
+    report = validate_shard(shard_url)
+    assert rules(report) == {"chunk.readable"}
+    (finding,) = report.findings
+    assert finding.variable == "ue_vel" and "block 0: cannot read" in finding.message
+    assert "chunk 0 of 'ue_vel'" in finding.message and "No such file or directory" in finding.message
 
 
 def test_interrupted_shard_is_incomplete(tmp_path):
@@ -158,3 +165,22 @@ def test_curation_flags_may_change_after_commit(shard_url):
     assert validate_shard(shard_url).ok
     g["path_gain_db"][3] = 0.0
     assert rules(validate_shard(shard_url)) == {"blocks.checksum"}
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (lambda path: path.write_text("{not json"), "unreadable (JSONDecodeError)"),
+        (lambda path: path.unlink(), "unreadable (FileNotFoundError)"),
+        (lambda path: path.write_text("[1, 2]"), "unreadable (not a JSON object)"),
+        (lambda path: path.write_text(path.read_text().replace('"NaN"', '"Infinity"')), "differs from the group's"),
+    ],
+)
+def test_an_arrays_own_metadata_document_damaged(shard_url, damage, why):
+    """Readers of the group see the consolidated metadata, an array opened alone its own document: both must agree."""
+    damage(Path(shard_url) / "ue_vel" / "zarr.json")
+    report = validate_shard(shard_url)
+    assert rules(report) == {"store.metadata"}
+    (finding,) = report.findings
+    assert finding.variable == "ue_vel" and why in finding.message
+    assert "restore it or generate it again" in finding.message

@@ -17,7 +17,7 @@ import numpy as np
 import zarr
 from zarr.core.sync import sync
 
-from wirelessdata.shard.chunks import chunk_error
+from wirelessdata.shard.chunks import ChunkFiles, chunk_error
 from wirelessdata.shard.store import open_group
 from wirelessdata.shard.url import shard_name
 
@@ -98,3 +98,39 @@ class ShardReader:
 
 async def _get_all(reads: list[tuple[Any, slice]]) -> list[np.ndarray]:
     return list(await asyncio.gather(*(arr.getitem(region) for arr, region in reads)))
+
+
+def read_slices(requests: Sequence[tuple[zarr.Array, int, int]], shard: str) -> list[np.ndarray | BaseException]:
+    """Rows ``[a, b)`` (first axis) of each ``(array, a, b)`` in ``requests``, or the exception reading them raised.
+
+    Arrays whose chunk files hold raw samples (:meth:`ChunkFiles.of`) are copied from those files; the others are
+    read through Zarr, all requests in flight at once (one event-loop round trip). Whole-shard passes (statistics,
+    validation) read each block this way: Zarr's per-array work is most of the time of a small shard.
+
+    :param shard: the shard's name, for the errors of damaged chunk files.
+    """
+    out: list[np.ndarray | BaseException | None] = [None] * len(requests)
+    through_zarr = []
+    for i, (array, a, b) in enumerate(requests):
+        files = ChunkFiles.of(array, shard)
+        if files is None:
+            through_zarr.append(i)
+            continue
+        rows = np.empty((b - a, *files.sample_shape), files.dtype)
+        try:
+            files.read_into(np.arange(a, b), rows)
+        except Exception as exc:  # a damaged chunk file: ChunkError, IndexError
+            out[i] = exc
+        else:
+            out[i] = rows
+    if through_zarr:
+        read = sync(_read_all([requests[i] for i in through_zarr]))
+        for i, value in zip(through_zarr, read, strict=True):
+            out[i] = value
+    return out  # type: ignore[return-value]
+
+
+async def _read_all(requests: Sequence[tuple[zarr.Array, int, int]]) -> list[np.ndarray | BaseException]:
+    reads = [array.async_array.getitem(slice(a, b)) for array, a, b in requests]
+    got = await asyncio.gather(*reads, return_exceptions=True)
+    return [v if isinstance(v, BaseException) else np.asarray(v) for v in got]

@@ -14,7 +14,6 @@ blocks (8 bytes x samples x metrics), for exact quantiles.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -183,14 +182,14 @@ def _hist_quantiles(edges: np.ndarray, hist: np.ndarray, under: int, over: int, 
 
 
 def shard_stats(group: zarr.Group) -> dict[str, Any]:
-    """Distributions of a shard, read block by block through zarr (never the whole shard).
+    """Distributions of a shard, read block by block (never the whole shard), by ``read_slices``.
 
     :param group: an open shard (attrs ``num_samples``, ``block_size``; ``carrier_frequency_hz`` for Doppler).
     :returns: ``{"version", "num_samples", "csi_chunk_stride", "metrics": {name: summary}}``
         (``csi_chunk_stride``: one CSI chunk in this many was measured); metrics whose
         variables are absent (a shard without CSI) or that have no finite value are left out.
     """
-    from zarr.core.sync import sync
+    from wirelessdata.shard.read import read_slices  # zarr's readers: not needed by the catalog's queries
 
     attrs = group.attrs.asdict()
     arrays = dict(group.arrays())
@@ -205,7 +204,12 @@ def shard_stats(group: zarr.Group) -> dict[str, Any]:
     for start in range(0, n, block_size):
         stop = min(start + block_size, n)
         ranges = _csi_ranges(csi.chunks[0], stride, start, stop) if csi is not None else []
-        data, chunks = sync(_read_block(labels, csi, start, stop, ranges))
+        requests = [(a, start, stop) for a in labels.values()] + [(csi, a, b) for a, b in ranges]
+        got = read_slices(requests, str(group.store_path))
+        for value in got:
+            if isinstance(value, BaseException):
+                raise value
+        data, chunks = dict(zip(labels, got[: len(labels)], strict=True)), got[len(labels) :]
         for name, values in _measure(data, chunks, carrier).items():
             parts[name].append(values)
     summaries = {m.name: summarize(m, np.concatenate(parts[m.name])) for m in METRICS if parts[m.name]}
@@ -221,17 +225,6 @@ def _csi_ranges(chunk: int, stride: int, start: int, stop: int) -> list[tuple[in
     """Sample ranges of the CSI chunks of ``[start, stop)`` whose global index is a multiple of ``stride``."""
     first, last = start // chunk, (stop - 1) // chunk
     return [(max(c * chunk, start), min((c + 1) * chunk, stop)) for c in range(first, last + 1) if c % stride == 0]
-
-
-async def _read_block(
-    labels: Mapping[str, zarr.Array], csi: zarr.Array | None, start: int, stop: int, ranges: list[tuple[int, int]]
-) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
-    """Labels of samples ``[start, stop)`` and the CSI of ``ranges``, all requests in flight at once."""
-    reads = [a.async_array.getitem(slice(start, stop)) for a in labels.values()]
-    if csi is not None:
-        reads += [csi.async_array.getitem(slice(a, b)) for a, b in ranges]
-    out = [np.asarray(x) for x in await asyncio.gather(*reads)]
-    return dict(zip(labels, out[: len(labels)], strict=True)), out[len(labels) :]
 
 
 def _measure(data: Mapping[str, np.ndarray], chunks: list[np.ndarray], carrier: float | None) -> dict[str, np.ndarray]:

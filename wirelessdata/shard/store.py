@@ -141,11 +141,15 @@ def open_group(url: str, mode: str = "r") -> zarr.Group:
         raise StoreError(f"{url}: not a Zarr v3 shard ({type(exc).__name__}: {exc})") from exc
 
 
-def consolidate(group: zarr.Group) -> None:
-    """Rewrite the group's consolidated metadata (after arrays or their attributes changed)."""
+def consolidate(group: zarr.Group) -> zarr.Group:
+    """Rewrite the group's consolidated metadata (after arrays or their attributes changed).
+
+    :returns: the group opened anew, its consolidated metadata loaded (a later change of the group's own attributes
+        through it keeps the consolidated metadata in the group's document).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        zarr.consolidate_metadata(group.store, path=group.path or None)
+        return zarr.consolidate_metadata(group.store, path=group.path or None)
 
 
 class Shard:
@@ -268,10 +272,13 @@ class Shard:
             )
         checksum = shard_checksum(self.block_checksums())
         try:
+            # a group opened with its consolidated metadata writes it back with the new attributes, unchanged
+            # (no array changed since it was made); only a group without it consolidates here
             self.group.attrs.update(
                 {"status": STATUS_COMPLETE, "checksum": checksum, "stats": dict(stats or {}), "committed": _now()}
             )
-            consolidate(self.group)
+            if self.group.metadata.consolidated_metadata is None:
+                consolidate(self.group)
         except OSError as exc:
             raise storage_error(self.url, "commit the shard", exc) from exc
         return checksum
@@ -441,7 +448,7 @@ def create_shard(url: str, layout: ShardLayout, overwrite: bool = False, schema:
             warnings.simplefilter("ignore")
             group = zarr.Group(sync(_create_arrays(url, attrs, layout, variables, target)))
         group.attrs["status"] = STATUS_INCOMPLETE
-        consolidate(group)
+        group = consolidate(group)
     except StoreError:
         raise
     except OSError as exc:

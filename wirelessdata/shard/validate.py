@@ -20,6 +20,7 @@ Every failure is a :class:`Finding` naming the shard, the rule and the variable.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,10 +28,12 @@ from typing import Any
 
 import numpy as np
 import zarr
-import zarr.api.asynchronous
+from zarr.abc.store import Store
+from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
 from wirelessdata.errors import ConfigError, StoreError
+from wirelessdata.shard.read import read_slices
 from wirelessdata.shard.schema import Schema, load_schema
 from wirelessdata.shard.store import (
     STATUS_COMPLETE,
@@ -111,7 +114,7 @@ def validate_shard(url: str, schema: Schema | None = None) -> ShardReport:
         return report
     if not _check_header(report, attrs, schema):
         return report
-    _check_own_metadata(report, url, group)
+    _check_own_metadata(report, group)
     arrays = _check_structure(report, group, attrs, schema)
     if report.findings and any(f.rule in ("var.dims", "var.shape") for f in report.findings):
         return report  # block-wise checks need a sound structure
@@ -149,22 +152,28 @@ def _check_header(report: ShardReport, attrs: dict[str, Any], schema: Schema) ->
     return True
 
 
-def _check_own_metadata(report: ShardReport, url: str, group: zarr.Group) -> None:
+def _check_own_metadata(report: ShardReport, group: zarr.Group) -> None:
     """Every array's own ``zarr.json`` must be readable and equal to its entry in the group's consolidated metadata
-    (readers that open the group use the latter; an array opened alone, e.g. ``zarr.open_array``, the former)."""
+    (readers that open the group use the latter; an array opened alone, e.g. ``zarr.open_array``, the former).
+
+    The documents are compared as JSON, as stored (all read at once, one round trip): what a reader of either gets.
+    """
     consolidated = group.metadata.consolidated_metadata
-    expected = sorted((consolidated.metadata if consolidated else {}).items())
-    owns = sync(_own_metadata(url, [name for name, _ in expected]))  # one round trip, not one per array
-    for (name, meta), own in zip(expected, owns, strict=True):
-        if isinstance(own, BaseException):  # zarr raises many types for damaged metadata documents
+    names = sorted(consolidated.metadata if consolidated else {})
+    prefix = f"{group.path}/" if group.path else ""
+    docs = sync(_documents(group.store, [f"{prefix}zarr.json", *(f"{prefix}{n}/zarr.json" for n in names)]))
+    entries = docs[0].get("consolidated_metadata", {}).get("metadata", {}) if isinstance(docs[0], dict) else {}
+    for name, own in zip(names, docs[1:], strict=True):
+        if not isinstance(own, dict):  # missing, not JSON, not a JSON object
+            why = type(own).__name__ if isinstance(own, BaseException) else "not a JSON object"
             report.fail(
                 "store.metadata",
                 name,
-                f"its zarr.json is unreadable ({type(own).__name__}); the shard was "
+                f"its zarr.json is unreadable ({why}); the shard was "
                 "damaged after it was written: restore it or generate it again",
             )
             continue
-        if own != meta.to_dict():
+        if own != entries.get(name, consolidated.metadata[name].to_dict()):
             report.fail(
                 "store.metadata",
                 name,
@@ -173,14 +182,17 @@ def _check_own_metadata(report: ShardReport, url: str, group: zarr.Group) -> Non
             )
 
 
-async def _own_metadata(url: str, names: list[str]) -> list[dict[str, Any] | BaseException]:
-    """Each array's own metadata document (or the exception opening it raised), all requests in flight at once."""
+async def _documents(store: Store, keys: list[str]) -> list[Any]:
+    """The JSON documents at ``keys`` of ``store`` (or the exception reading one raised), all requests in flight."""
+    prototype = default_buffer_prototype()
 
-    async def one(name: str) -> dict[str, Any]:
-        array = await zarr.api.asynchronous.open_array(store=f"{url.rstrip('/')}/{name}", mode="r")
-        return array.metadata.to_dict()
+    async def one(key: str) -> Any:
+        buffer = await store.get(key, prototype=prototype)
+        if buffer is None:
+            raise FileNotFoundError(key)
+        return json.loads(buffer.to_bytes())
 
-    return list(await asyncio.gather(*(one(n) for n in names), return_exceptions=True))
+    return list(await asyncio.gather(*(one(k) for k in keys), return_exceptions=True))
 
 
 def _check_structure(
@@ -252,15 +264,6 @@ def _blocks(attrs: dict[str, Any]) -> Iterator[tuple[int, int, int]]:
         yield b, b * size, min((b + 1) * size, n)
 
 
-async def _read_rows(
-    arrays: dict[str, zarr.Array], caps: dict[str, int], start: int, stop: int
-) -> dict[str, np.ndarray | BaseException]:
-    """Rows ``[start x cap, stop x cap)`` of every array (``cap`` rows per sample), or the exception reading raised."""
-    reads = [a.async_array.getitem(slice(start * caps[n], stop * caps[n])) for n, a in arrays.items()]
-    out = await asyncio.gather(*reads, return_exceptions=True)
-    return {n: v if isinstance(v, BaseException) else np.asarray(v) for n, v in zip(arrays, out, strict=True)}
-
-
 def _check_blocks(report: ShardReport, arrays: dict[str, zarr.Array], attrs: dict[str, Any], schema: Schema) -> None:
     if "block_checksum" not in arrays or "num_samples" not in attrs or "block_size" not in attrs:
         return
@@ -289,23 +292,24 @@ def _check_blocks(report: ShardReport, arrays: dict[str, zarr.Array], attrs: dic
     bad_finite: dict[str, int] = {}
     bad_time: dict[str, int] = {}
     for b, start, stop in _blocks(attrs):
+        if stored[b] == 0:
+            continue  # unwritten (reported above): its chunk files need not exist yet
         data: dict[str, np.ndarray] = {}
         caps = {
             name: int(ragged[dim]["capacity_per_sample"]) if (dim := schema.variables[name].dims[0]) in ragged else 1
             for name in sample_arrays
         }
-        reads = sync(_read_rows(sample_arrays, caps, start, stop))  # every array of the block in flight at once
-        for name, values in reads.items():
+        names = list(sample_arrays)
+        requests = [(sample_arrays[n], start * caps[n], stop * caps[n]) for n in names]  # cap rows per sample
+        for name, values in zip(names, read_slices(requests, report.shard), strict=True):
             if isinstance(values, BaseException):
                 report.fail("chunk.readable", name, f"block {b}: cannot read ({type(values).__name__}: {values})")
             else:
                 data[name] = values
         if len(data) < len(sample_arrays):
             continue
-        if stored[b] != 0 and block_checksum(checksummed(data, schema)) != int(stored[b]):
+        if block_checksum(checksummed(data, schema)) != int(stored[b]):
             report.fail("blocks.checksum", None, f"block {b} (samples {start}..{stop - 1}): bytes differ from checksum")
-        if stored[b] == 0:
-            continue
         for name, values in data.items():
             spec = schema.variables[name]
             if spec.finite:
