@@ -200,10 +200,15 @@ def generate_block(cfg: Tr38901Config, num_samples: int, seed: int) -> dict[str,
     return {
         band.label: {
             **{key: value.copy() for key, value in common.items()},
-            **{key: np.concatenate([chunk[b][key] for chunk in chunks]) for key in chunks[0][b]},
+            **{key: _joined([chunk[b][key] for chunk in chunks]) for key in chunks[0][b]},
         }
         for b, band in enumerate(cfg.bands)
     }
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """``parts`` concatenated along the first axis; a single part as it is (no copy of a block's CSI)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _band_arrays(cfg: Tr38901Config, engine: MultiBandEngine, results: list[dict]) -> list[dict[str, np.ndarray]]:
@@ -215,7 +220,7 @@ def _band_arrays(cfg: Tr38901Config, engine: MultiBandEngine, results: list[dict
         k_db = 10 * np.log10(result["k_factor"].cpu().numpy())
         best_beam, path_gain_db = beams_and_gain(csi, engine.bs_ant_pos(b), cfg.bs_array, band.carrier_frequency_hz)
         out = {
-            "csi": csi.cpu().numpy().astype(np.complex64),
+            "csi": np.ascontiguousarray(csi.cpu().numpy(), dtype=np.complex64),  # a copy only when needed
             "los": los,
             "distance_m": result["distance_m"].cpu().numpy().astype(np.float32),
             "path_gain_db": path_gain_db,
