@@ -1,4 +1,5 @@
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.generate.plan import DropSetPlan
 from wirelessdata.generate.recipe import drop_sets
 from wirelessdata.generate.run import run_plan
+from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection, Source
 from wirelessdata.shard.store import create_shard
 
 SMALL_OVERRIDES = {
@@ -54,6 +56,19 @@ def write_csi(url, csi, block_size=8):
         shard.write_block(b, {**synthetic_block(layout, b), "csi": csi[start:stop]})
     shard.commit({})
     return str(url)
+
+
+def mixture_manifest(root):
+    """A manifest over two synthetic shards in ``root``: ``s0`` (40 samples, K=8) contributes its odd samples once
+    an epoch, ``s1`` (24 samples, K=16) all of its samples twice (T=4, Nbs=4, Nue=1, blocks of 8)."""
+    shards, sources = [], []
+    for i, (n, k) in enumerate([(40, 8), (24, 16)]):
+        url = str(Path(root) / f"s{i}.zarr")
+        shard, _ = write_synthetic(url, num_samples=n, block_size=8, sizes={"subcarrier": k}, seed=i)
+        shards.append(ManifestShard(f"s{i}", url, shard.group.attrs["checksum"], n, (4, k, 4, 1)))
+        sel = np.arange(1, n, 2) if i == 0 else np.arange(n)
+        sources.append(Source(f"src{i}", (Selection(i, sel),), per_epoch=int(sel.size) * (1 + i)))
+    return Manifest(seed=7, shards=tuple(shards), splits={"train": tuple(sources)})
 
 
 def generate_root(root, recipe, overrides=None):

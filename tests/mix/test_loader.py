@@ -9,23 +9,16 @@ import torch
 import zarr
 from torch.utils.data import DataLoader
 
-from conftest import write_synthetic
+from conftest import mixture_manifest
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.mix.loader import MixtureDataset
-from wirelessdata.mix.manifest import Manifest, ManifestError, ManifestShard, Selection, Source, load_manifest
+from wirelessdata.mix.manifest import Manifest, ManifestError, load_manifest
 from wirelessdata.shard.chunks import ChunkError
 
 
 @pytest.fixture
 def manifest(tmp_path):
-    shards, sources = [], []
-    for i, (n, k) in enumerate([(40, 8), (24, 16)]):
-        url = str(tmp_path / f"s{i}.zarr")
-        shard, layout = write_synthetic(url, num_samples=n, block_size=8, sizes={"subcarrier": k}, seed=i)
-        shards.append(ManifestShard(f"s{i}", url, shard.group.attrs["checksum"], n, (4, k, 4, 1)))
-        sel = np.arange(1, n, 2) if i == 0 else np.arange(n)  # shard 0: odd samples only
-        sources.append(Source(f"src{i}", (Selection(i, sel),), per_epoch=int(sel.size) * (1 + i)))  # src1 repeats
-    return Manifest(seed=7, shards=tuple(shards), splits={"train": tuple(sources)})
+    return mixture_manifest(tmp_path)
 
 
 def ids_of(batches):

@@ -48,6 +48,7 @@ from torch import Tensor
 from torch.utils.data import IterableDataset, get_worker_info
 
 from wirelessdata.errors import ConfigError
+from wirelessdata.mix.handover import Leases, WorkerSlots
 from wirelessdata.mix.manifest import Manifest, ManifestError
 from wirelessdata.mix.order import Batch, Run, plan_epoch
 from wirelessdata.shard.chunks import ChunkFiles
@@ -115,6 +116,7 @@ class MixtureDataset(IterableDataset):
         self._sample_ids = {i: _whole(manifest.shards[i].url, "sample_id") for i in used}
         self._readers: dict[int, tuple[ShardReader, ChunkFiles | None]] = {}  # per shard, opened when first read
         self._buffers = BatchBuffers()
+        self._leases = Leases()  # made here, before DataLoader workers start: shared with them
 
     # position in the stream ------------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
@@ -158,8 +160,16 @@ class MixtureDataset(IterableDataset):
         runs, batches = self.plan(self.epoch)
         start = self.start_batch
         mine = [k for k in range(start, len(batches)) if (k - start) % stride == offset]
+        # a DataLoader worker of this dataset reads batches into shared-memory slots (of a dataset that wraps this
+        # one, e.g. a task view, the batches stay in the worker)
+        slots = self._leases.slots(worker) if info and info.dataset is self else None
         reader = _BatchReader(
-            self.manifest, runs, {k: batches[k] for k in mine}, self._readers, self._buffers, _copy_threads(workers)
+            self.manifest,
+            runs,
+            {k: batches[k] for k in mine},
+            self._readers,
+            slots or self._buffers,
+            _copy_threads(workers),
         )
         try:
             for k in mine:
@@ -167,7 +177,8 @@ class MixtureDataset(IterableDataset):
                 ids = self._sample_ids[batches[k].shard][batches[k].indices]
                 if not info:
                     self.start_batch = k + 1
-                yield self._to_batch(batches[k], csi, ids, k)
+                out = self._to_batch(batches[k], csi, ids, k)
+                yield out if slots is None else slots.pack(out)  # to the main process in reused shared memory
         finally:
             reader.close()
         if not info:  # a finished epoch: the next iteration is the next epoch
@@ -245,7 +256,7 @@ class _BatchReader:
         runs: list[Run],
         batches: dict[int, Batch],
         readers: dict[int, tuple[ShardReader, ChunkFiles | None]],
-        buffers: BatchBuffers,
+        buffers: BatchBuffers | WorkerSlots,
         threads: int = 1,
     ) -> None:
         self.manifest, self.runs, self.batches, self.readers = manifest, runs, batches, readers
