@@ -89,3 +89,34 @@ def test_a_gone_dataset_is_forgotten(manifest):
     del ld
     gc.collect()
     assert not any(key[0] == token for key in handover._MAPPED) and token not in handover._ARRAYS
+
+
+class DyingDataset(MixtureDataset):
+    """Its worker 1 is killed (SIGKILL) after its first batch."""
+
+    def __iter__(self):
+        import os
+        import signal
+
+        from torch.utils.data import get_worker_info
+
+        for i, batch in enumerate(super().__iter__()):
+            if i == 1 and get_worker_info().id == 1:
+                os.kill(os.getpid(), signal.SIGKILL)
+            yield batch
+
+
+def test_a_worker_that_dies_is_reported_and_what_arrived_stays_whole(manifest, stored):
+    import time
+
+    dataset = DyingDataset(manifest, batch_size=4, buffer=8)
+    got = []
+    began = time.monotonic()
+    killed = r"DataLoader worker \(pid(\(s\))? \d+\) (is killed by signal: Killed|exited unexpectedly)"
+    with pytest.raises(RuntimeError, match=killed):  # PyTorch's words: from its signal handler or its status check
+        for batch in DataLoader(dataset, batch_size=None, num_workers=2):
+            got.append(batch)
+    assert time.monotonic() - began < 60  # reported, not waited on forever
+    assert got and all(in_slot(b["csi"]) for b in got)
+    for batch in got:
+        np.testing.assert_array_equal(batch["csi"].numpy(), stored[batch["shard"]][rows(batch)])
