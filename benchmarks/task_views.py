@@ -8,11 +8,14 @@
 2. Baselines: the metric of each classical baseline on the test side (25 % of the drops by a sample_id hash) per
    band, at 0, 10 and 20 dB SNR; the fitted baselines (k-NN, LoS threshold) are fitted on the other 75 %, at the
    same SNR. Printed as a Markdown table (docs/tasks.md).
+3. Workers: three views through a DataLoader with 2 persistent workers against the same view without workers,
+   with the pairs handed over in reused shared memory and by PyTorch's own hand-over.
 
 The corpus is the default one, ``wirelessdata generate --bands sub6,28GHz --samples N`` (UMa, T = 24, K = 64,
 4x8 BS panel), written to a temporary folder unless ``--root`` names one.
 
-Run: .venv/bin/python benchmarks/task_views.py [--samples 256] [--root DIR] [--rounds 3] [--no-table]
+Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/task_views.py [--samples 256] [--root DIR] [--rounds 3]
+[--no-table]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from torch.utils.data import DataLoader
 from typer.testing import CliRunner
 
 from wirelessdata.cli import app
@@ -51,7 +55,7 @@ SNRS = (0, 10, 20)
 
 def _pass(iterable) -> tuple[int, float]:
     t = time.perf_counter()
-    n = sum(int(b[0].shape[0]) if isinstance(b, tuple) else int(b["csi"].shape[0]) for b in iterable)
+    n = sum(int(b["csi"].shape[0]) if isinstance(b, dict) else int(b[0].shape[0]) for b in iterable)  # pairs: lists too
     return n, time.perf_counter() - t
 
 
@@ -74,6 +78,26 @@ def throughput(root: str, rounds: int) -> None:
         print(f"{name:22s} " + " ".join(f"{r:8.2f}" for r in ratios) + f"   {statistics.median(raw_rates):8.0f}")
     print("goal >= 0.8")
     noise_floor(root, statistics.median(raw_rates), rounds)
+
+
+def workers(root: str, rounds: int) -> None:
+    """Views through a DataLoader with 2 persistent workers against the same view without workers: the pairs made
+    in the workers handed over in reused shared memory (``wirelessdata.mix.handover``), and by PyTorch's own
+    hand-over (``shared_memory = False``)."""
+    print(f"\nviews through 2 DataLoader workers (no impairments, batches of {BATCH}, best of {rounds}), samples/s")
+    print(f"{'task':22s} {'0 workers':>10s} {'2, slots':>10s} {'2, PyTorch':>10s}   ratio to 0 workers")
+    for name in ("time-prediction", "channel-estimation", "compression"):
+        view = get(name, root, batch_size=BATCH)
+        rates = []
+        for count, shared in ((0, True), (2, True), (2, False)):
+            view.shared_memory = shared
+            loader = DataLoader(view, batch_size=None, num_workers=count, persistent_workers=count > 0)
+            _pass(loader)  # warm: worker start-up, the page cache
+            rates.append(max(n / t for n, t in (_pass(loader) for _ in range(rounds))))
+        print(
+            f"{name:22s} " + " ".join(f"{r:10.0f}" for r in rates) + f"   {rates[1] / rates[0]:.2f}, "
+            f"{rates[2] / rates[0]:.2f}"
+        )
 
 
 def noise_floor(root: str, raw_rate: float, rounds: int) -> None:
@@ -133,6 +157,7 @@ def main() -> None:
                 raise SystemExit(res.output)
         print(f"corpus {root}: UMa sub6 + 28GHz, T = 24, K = 64, 4x8 BS panel")
         throughput(root, args.rounds)
+        workers(root, args.rounds)
         if not args.no_table:
             table(root)
     finally:

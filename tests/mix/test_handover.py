@@ -10,6 +10,7 @@ import zarr
 from torch.utils.data import DataLoader
 
 from conftest import mixture_manifest
+from wirelessdata.errors import WirelessDataError
 from wirelessdata.mix import handover
 from wirelessdata.mix.loader import MixtureDataset
 
@@ -17,6 +18,14 @@ from wirelessdata.mix.loader import MixtureDataset
 @pytest.fixture
 def manifest(tmp_path):
     return mixture_manifest(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def small_slots(monkeypatch):
+    """The CSI of these small batches (4-8 KB) goes in a slot, their sample ids (32 B) inline, and a worker has 4
+    slots (the workers are forked after this: they see it too)."""
+    monkeypatch.setattr(handover, "INLINE_BYTES", 1024)
+    monkeypatch.setattr(handover, "SLOTS", 4)
 
 
 @pytest.fixture
@@ -122,3 +131,47 @@ def test_a_worker_that_dies_is_reported_and_what_arrived_stays_whole(manifest, s
     assert got and all(in_slot(b["csi"]) for b in got)
     for batch in got:
         np.testing.assert_array_equal(batch["csi"].numpy(), stored[batch["shard"]][rows(batch)])
+
+
+def test_a_task_views_pairs_come_in_slots(manifest):
+    """A task view (which reads the stream inside its workers) hands its input and target over in slots too."""
+    from wirelessdata.tasks.registry import get
+
+    urls = [s.url for s in manifest.shards]
+    view = get("channel-estimation", urls, batch_size=4, shuffle=True, snr_db=10)  # targets 4-8 KB: in slots
+    alone = [(x.clone(), y.clone()) for x, y in view]
+    ld = DataLoader(view, batch_size=None, num_workers=2, persistent_workers=True)
+    for _ in range(2):
+        got = list(ld)  # held: the workers run out of slots and send the rest plainly
+        assert len(got) == len(alone)
+        assert sum(in_slot(y) for _, y in got) == 2 * handover.SLOTS
+        for (x, y), (ex, ey) in zip(got, alone, strict=True):
+            assert torch.equal(x, ex) and torch.equal(y, ey)
+        del got, x, y  # released: the next epoch uses the slots again
+
+
+def test_a_collate_fn_of_ones_own_gets_a_one_line_error_or_plain_batches(manifest):
+    dataset = MixtureDataset(manifest, batch_size=4, buffer=8)
+    double = DataLoader(dataset, batch_size=None, num_workers=2, collate_fn=lambda b: {**b, "csi": 2 * b["csi"]})
+    with pytest.raises(WirelessDataError) as err:
+        list(double)
+    assert (
+        str(err.value)
+        .splitlines()[-1]
+        .endswith(
+            "a batch packed for the main process reached a collate_fn in a DataLoader worker; use the dataset with "
+            "batch_size=None and the default collate_fn, or set its shared_memory = False"
+        )
+    )
+    single = list(MixtureDataset(manifest, batch_size=4, buffer=8))
+    dataset.shared_memory = False
+    for a, b in zip(double, single, strict=True):
+        assert torch.equal(a["csi"], 2 * b["csi"])
+
+
+def test_pairs_look_the_same_with_and_without_workers(manifest):
+    from wirelessdata.tasks.registry import get
+
+    view = get("channel-estimation", [s.url for s in manifest.shards], batch_size=4)
+    kinds = {count: [type(b) for b in DataLoader(view, batch_size=None, num_workers=count)] for count in (0, 2)}
+    assert kinds[0] == kinds[2] and set(kinds[0]) == {list}  # the DataLoader's default conversion, either way

@@ -75,6 +75,9 @@ class MixtureDataset(IterableDataset):
         them whenever their number divides ``partitions`` (the stream depends on it, not on the readers).
     :param read_csi: read the CSI (``False``: the batches carry everything else, for consumers that look up other
         variables by ``sample_id``, e.g. the task views of sensor data).
+    :param shared_memory: DataLoader workers hand batches over in reused shared memory
+        (:mod:`wirelessdata.mix.handover`); this needs ``batch_size=None`` and the default ``collate_fn`` (a
+        ``collate_fn`` of your own gets a one-line error saying so): set ``False`` to use either.
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class MixtureDataset(IterableDataset):
         world_size: int = 1,
         partitions: int = 2,
         read_csi: bool = True,
+        shared_memory: bool = True,
     ) -> None:
         super().__init__()
         if output not in OUTPUTS:
@@ -107,7 +111,7 @@ class MixtureDataset(IterableDataset):
         self.batch_size, self.buffer, self.drop_last = batch_size, buffer, drop_last
         self.output, self.normalize = output, normalize
         self.rank, self.world_size, self.partitions = rank, world_size, partitions
-        self.read_csi = read_csi
+        self.read_csi, self.shared_memory = read_csi, shared_memory
         self.epoch, self.start_batch = 0, 0
         self._planned: tuple[int, tuple[list[Run], list[Batch]]] | None = None
         used = {sel.shard for src in self.sources for sel in src.selections}
@@ -162,7 +166,7 @@ class MixtureDataset(IterableDataset):
         mine = [k for k in range(start, len(batches)) if (k - start) % stride == offset]
         # a DataLoader worker of this dataset reads batches into shared-memory slots (of a dataset that wraps this
         # one, e.g. a task view, the batches stay in the worker)
-        slots = self._leases.slots(worker) if info and info.dataset is self else None
+        slots = self._leases.slots(worker) if info and info.dataset is self and self.shared_memory else None
         reader = _BatchReader(
             self.manifest,
             runs,

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 from torch import Tensor
-from torch.utils.data import IterableDataset
+from torch.utils.data import IterableDataset, get_worker_info
 
 from wirelessdata.errors import ConfigError
+from wirelessdata.mix.handover import Leases
 from wirelessdata.mix.loader import MixtureDataset
 from wirelessdata.mix.manifest import Manifest, ManifestShard, Selection
 from wirelessdata.mix.manifest import Source as ManifestSource
@@ -30,6 +31,9 @@ SPLIT = "view"
 class TaskView(IterableDataset):
     """``task`` (a :class:`~wirelessdata.tasks.base.Task`; built by ``Task.view``) over the samples of ``split`` of
     ``source`` (see :mod:`wirelessdata.tasks.source`).
+
+    DataLoader workers hand the pairs over in reused shared memory (:mod:`wirelessdata.mix.handover`), which needs
+    ``batch_size=None`` and the default ``collate_fn``; set ``view.shared_memory = False`` to use your own.
 
     :param batch_size: samples per batch (the last batch of each shard may be smaller).
     :param shuffle: shuffle samples (seeded by the task seed); otherwise runs of consecutive samples.
@@ -86,6 +90,8 @@ class TaskView(IterableDataset):
             manifest, SPLIT, batch_size=batch_size, buffer=256 if shuffle else 1, read_csi=task.reads_csi
         )
         self.epoch = 0
+        self._leases = Leases()  # made here, before DataLoader workers start: shared with them
+        self.shared_memory = True
 
     @property
     def num_samples(self) -> int:
@@ -130,5 +136,9 @@ class TaskView(IterableDataset):
             yield inp, target, Meta(shard, ids, shape, draws)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        info = get_worker_info()
+        # a DataLoader worker of this view hands its pairs over in reused shared memory (wirelessdata.mix.handover)
+        mine = info is not None and info.dataset is self and self.shared_memory
+        slots = self._leases.slots(info.id) if mine else None
         for inp, target, _ in self.batches():
-            yield inp, target
+            yield (inp, target) if slots is None else slots.pack((inp, target))
