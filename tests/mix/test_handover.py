@@ -175,3 +175,13 @@ def test_pairs_look_the_same_with_and_without_workers(manifest):
     view = get("channel-estimation", [s.url for s in manifest.shards], batch_size=4)
     kinds = {count: [type(b) for b in DataLoader(view, batch_size=None, num_workers=count)] for count in (0, 2)}
     assert kinds[0] == kinds[2] and set(kinds[0]) == {list}  # the DataLoader's default conversion, either way
+
+
+def test_spawned_workers_use_pytorchs_hand_over(manifest, stored):
+    """Workers started with ``spawn`` get a pickled dataset, without the lease array: plain batches, the same."""
+    dataset = MixtureDataset(manifest, batch_size=4, buffer=8)
+    ld = DataLoader(dataset, batch_size=None, num_workers=2, multiprocessing_context="spawn")
+    got = list(ld)
+    assert got and not any(in_slot(b["csi"]) for b in got)
+    for batch in got:
+        np.testing.assert_array_equal(batch["csi"].numpy(), stored[batch["shard"]][rows(batch)])

@@ -30,6 +30,7 @@ is not used again by the worker that replaces it.
 from __future__ import annotations
 
 import itertools
+import mmap
 import os
 import secrets
 import threading
@@ -61,27 +62,31 @@ MAX_WORKERS = 256
 class Leases:
     """The shared lease array of one dataset: int64 ``[MAX_WORKERS * SLOTS]``, 0 where a slot is free.
 
-    Made in the main process, which registers it under a random token; it travels to the workers with the dataset
-    (forked or pickled), and each worker uses :meth:`slots` of its own.
+    Made in the main process, which registers it under a random token, in anonymous shared memory (no file
+    descriptor held per dataset): DataLoader workers forked from the main process share it, and each uses
+    :meth:`slots` of its own. A copy that is pickled instead (workers started with ``spawn`` or ``forkserver``)
+    has no array, and its workers use PyTorch's own hand-over.
     """
 
     def __init__(self) -> None:
-        self.array = torch.zeros(MAX_WORKERS * SLOTS, dtype=torch.int64).share_memory_()
+        self._memory = mmap.mmap(-1, MAX_WORKERS * SLOTS * 8)  # MAP_SHARED: kept shared across fork
+        self.array: np.ndarray | None = np.frombuffer(self._memory, dtype=np.int64)
         self.token = secrets.randbits(62)
         self._slots: WorkerSlots | None = None
         _ARRAYS[self.token] = self.array
         weakref.finalize(self, _forget, self.token)
 
     def slots(self, worker: int) -> WorkerSlots | None:
-        """This worker process's slots (made on first use in the process); None for a worker beyond the array."""
-        if worker >= MAX_WORKERS:
+        """This worker process's slots (made on first use in the process); None for a worker beyond the array or
+        without it."""
+        if worker >= MAX_WORKERS or self.array is None:
             return None
         if self._slots is None or self._slots.pid != os.getpid():
             self._slots = WorkerSlots(self.array, self.token, worker)
         return self._slots
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"array": self.array, "token": self.token, "_slots": None}
+        return {"array": None, "token": self.token, "_slots": None}
 
 
 class WorkerSlots:
@@ -92,7 +97,7 @@ class WorkerSlots:
     a task's input and target) into a slot of its own.
     """
 
-    def __init__(self, leases: Tensor, token: int, worker: int) -> None:
+    def __init__(self, leases: np.ndarray, token: int, worker: int) -> None:
         self.leases, self.token, self.first, self.pid = leases, token, worker * SLOTS, os.getpid()
         self.tensors: list[Tensor | None] = [None] * SLOTS
         self.sent = [False] * SLOTS
@@ -238,7 +243,7 @@ class _Inline(NamedTuple):
     array: np.ndarray
 
 
-_ARRAYS: dict[int, Tensor] = {}
+_ARRAYS: dict[int, np.ndarray] = {}
 """Main process: the lease arrays of the live datasets, by token."""
 
 _MAPPED: dict[tuple[int, int], torch.UntypedStorage] = {}

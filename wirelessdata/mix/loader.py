@@ -334,7 +334,8 @@ def _copy_threads(workers: int) -> int:
     """Copy threads of one reader process: this host's cores (those this process may run on) shared among its
     readers, the DataLoader workers of each local rank (``LOCAL_WORLD_SIZE``, set by torchrun)."""
     local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
-    return max(1, len(os.sched_getaffinity(0)) // (max(1, workers) * max(1, local_ranks)))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // (max(1, workers) * max(1, local_ranks)))
 
 
 def _gather(batch: Batch, runs: list[Run], loaded: dict[int, np.ndarray]) -> np.ndarray:
