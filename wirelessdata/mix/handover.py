@@ -23,8 +23,8 @@ array of *leases* (:class:`Leases`, made in the main process before the workers 
    lease and only the worker sets one, so no slot is written while any of its data is in use.
 
 A tensor that finds no free slot goes as it is (PyTorch's own hand-over): a consumer that holds many batches slows
-the stream down, never corrupts it. A lease left set by a worker that died stays set, and that slot
-is not used again by the worker that replaces it.
+the stream down, never corrupts it. A lease left set by a worker that died stays set, and that slot is not used
+again by the worker that replaces it.
 """
 
 from __future__ import annotations
@@ -252,7 +252,9 @@ _MAPPED: dict[tuple[int, int], torch.UntypedStorage] = {}
 _HELD: dict[tuple[int, int], int] = {}
 """Main process: per (token, lease index) whose batch was received and not yet released, its lease id."""
 
-_LOCK = threading.Lock()  # batches are unpickled in the main thread, or in the pin-memory thread
+_LOCK = threading.RLock()
+"""Batches are unpickled in the main thread or in the pin-memory thread; reentrant, because a dataset's finalizer
+(:func:`_forget`) may run from a garbage collection inside :func:`_unpack`."""
 
 
 def _unpack(token: int, tree: Any) -> Any:
@@ -296,7 +298,7 @@ def release_unused() -> None:
         leases = _ARRAYS.get(key[0])
         if leases is not None and int(leases[key[1]]) == lease:
             leases[key[1]] = 0
-        del _HELD[key]
+        _HELD.pop(key, None)
 
 
 def _forget(token: int) -> None:
