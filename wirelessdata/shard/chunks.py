@@ -233,8 +233,7 @@ def publish(staged: list[tuple[str, str]]) -> None:
     """Make the temporary files of :meth:`ChunkFiles.write` durable (fsynced, concurrently) and rename each over
     its chunk file; on an error every temporary file left is removed."""
     try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(fsync_path, [partial for partial, _ in staged]))
+        fsync_all([partial for partial, _ in staged])
         for i, (partial, path) in enumerate(staged):
             os.replace(partial, path)
             staged[i] = ("", path)
@@ -251,7 +250,14 @@ def discard(staged: list[tuple[str, str]]) -> None:
                 os.unlink(partial)
 
 
-def fsync_path(path: str) -> None:
+def fsync_all(paths: list[str]) -> None:
+    """Flush the files at ``paths`` to their disk, concurrently (the disk sees one batch instead of a flush per
+    file)."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(_fsync, paths))
+
+
+def _fsync(path: str) -> None:
     """Flush the file at ``path`` to its disk (``fsync``)."""
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -37,7 +37,7 @@ from zarr.storage import LocalStore
 
 from wirelessdata import __version__
 from wirelessdata.errors import StoreError
-from wirelessdata.shard.chunks import ChunkFiles, discard, fsync_path, publish
+from wirelessdata.shard.chunks import ChunkFiles, discard, fsync_all, publish
 from wirelessdata.shard.layout import RaggedSpec, ShardLayout
 from wirelessdata.shard.schema import Schema, VariableSpec, load_schema
 from wirelessdata.shard.url import filesystem, is_remote, is_url, remote_error, store_failed
@@ -334,8 +334,7 @@ class Shard:
             for c in range(region.start // step, -(-region.stop // step)):
                 key = arr.metadata.encode_chunk_key((c,) + (0,) * (arr.ndim - 1))
                 paths.append(os.path.join(str(store.root), arr.path, key))
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(fsync_path, paths))
+        fsync_all(paths)
 
 
 async def _write_all(writes: list[tuple[Any, slice, np.ndarray]]) -> None:
