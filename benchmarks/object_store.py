@@ -98,7 +98,7 @@ def manifest_of(root: str) -> str:
 def server_mb_s(root: str) -> float:
     """MB/s of the server: every ``csi`` chunk object under ``root`` fetched, 16 requests in flight."""
     fs = s3fs.S3FileSystem()
-    keys = [k for k in fs.find(root.removeprefix("s3://")) if "/csi/c/" in k]
+    keys = [k for k in fs.find(root.removeprefix("s3://")) if "/csi/c." in k]
     start = time.perf_counter()
     data = fs.cat(keys, batch_size=16)
     return sum(len(v) for v in data.values()) / (time.perf_counter() - start) / 1e6

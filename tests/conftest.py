@@ -1,8 +1,10 @@
+import os
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
+import zarr
 
 from wirelessdata._testing import synthetic_block, synthetic_layout
 from wirelessdata.generate.plan import DropSetPlan
@@ -20,6 +22,12 @@ SMALL_OVERRIDES = {
     "bands": ["sub6", "28GHz"],
 }
 """A small paired sub6/28GHz TR 38.901 drop set (recipe overrides): 12 drops in 3 blocks, T=4, K=16, 2x2 BS."""
+
+
+def chunk_file(shard_url, name, chunk=0):
+    """Path of chunk ``chunk`` (along the first axis) of array ``name`` of a local shard, as its metadata names it."""
+    arr = zarr.open_array(os.path.join(str(shard_url), name), mode="r")
+    return os.path.join(str(shard_url), name, arr.metadata.encode_chunk_key((chunk,) + (0,) * (arr.ndim - 1)))
 
 
 def tiny_recipe(*configs):

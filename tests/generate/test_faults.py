@@ -34,14 +34,14 @@ SMALL_ARGS = ["--samples", "12", "--block-size", "4", "--time-steps", "4", "--su
 
 
 def full_disk_write(code: int, first_chunk: int):
-    """The chunk-file writer (``chunks._write_partial``: ``os.open`` and ``os.write`` of a chunk's temporary file)
+    """The chunk-file writer (``chunks.write_partial``: ``os.open`` and ``os.write`` of a chunk's temporary file)
     raising ``OSError(code)`` for ``csi`` chunks from ``first_chunk`` on (the disk is full from there, or the
     directory not writable)."""
-    original = chunks._write_partial
+    original = chunks.write_partial
 
     def write(path, data):
-        parts = path.split("/")
-        if parts[-7:-5] == ["csi", "c"] and int(parts[-5]) >= first_chunk:
+        folder, name = os.path.split(path)
+        if os.path.basename(folder) == "csi" and name.startswith("c.") and int(name.split(".")[1]) >= first_chunk:
             raise OSError(code, os.strerror(code), f"{path}.partial")
         return original(path, data)
 
@@ -139,7 +139,7 @@ def test_disk_full_or_permission_denied_is_one_line_and_a_rerun_resumes(
 ):
     out = tmp_path / "out"
     with monkeypatch.context() as m:
-        m.setattr(chunks, "_write_partial", full_disk_write(code, first_chunk=1))
+        m.setattr(chunks, "write_partial", full_disk_write(code, first_chunk=1))
         status, lines = cli(capsys, monkeypatch, out)
     sub6 = out / "tr38901-uma-sub6.zarr"
     assert status == 2
@@ -214,7 +214,7 @@ def test_dask_retries_a_failing_block_then_names_it_and_stops_on_a_full_disk(tmp
         client.unregister_worker_plugin("fail")
         assert [r.blocks_written for r in run_plan(plan, client=client)] == [1, 1]
 
-        client.register_plugin(Patch(chunks, "_write_partial", full_disk_write(errno.ENOSPC, 1)), name="full")
+        client.register_plugin(Patch(chunks, "write_partial", full_disk_write(errno.ENOSPC, 1)), name="full")
         plan = DropSetPlan(drops, str(tmp_path / "b"))
         with pytest.raises(StoreError, match=r"sub6.zarr: cannot write block [12] \(No space left on device\); free"):
             run_plan(plan, client=client)

@@ -9,7 +9,7 @@ import torch
 import zarr
 from torch.utils.data import DataLoader
 
-from conftest import mixture_manifest
+from conftest import chunk_file, mixture_manifest
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.mix.loader import MixtureDataset
 from wirelessdata.mix.manifest import Manifest, ManifestError, load_manifest
@@ -151,7 +151,7 @@ def test_zarr_reads_give_the_same_batches_as_chunk_files(manifest, monkeypatch):
 def test_a_damaged_chunk_stops_the_loader_with_one_line(manifest, workers, direct, monkeypatch):
     if not direct:
         monkeypatch.setattr("wirelessdata.mix.loader.ChunkFiles.of", lambda array, shard: None)
-    chunk = f"{manifest.shards[0].url}/csi/c/1/0/0/0/0"
+    chunk = chunk_file(manifest.shards[0].url, "csi", 1)
     with open(chunk, "r+b") as f:
         f.truncate(100)
     faulthandler.dump_traceback_later(120, exit=True)  # a hung worker pool fails the run instead of waiting

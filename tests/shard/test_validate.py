@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import zarr
 
-from conftest import write_synthetic
+from conftest import chunk_file, write_synthetic
 from wirelessdata.shard.validate import validate_path, validate_shard
 
 
@@ -84,7 +84,7 @@ def test_missing_units(shard_url):
 
 
 def test_corrupt_chunk(shard_url):
-    chunk = os.path.join(shard_url, "csi", "c", "0", "0", "0", "0", "0")
+    chunk = chunk_file(shard_url, "csi", 0)
     with open(chunk, "r+b") as f:
         f.truncate(100)
     report = validate_shard(shard_url)
@@ -93,7 +93,7 @@ def test_corrupt_chunk(shard_url):
 
 
 def test_flipped_byte_fails_checksum(shard_url):
-    chunk = os.path.join(shard_url, "csi", "c", "1", "0", "0", "0", "0")
+    chunk = chunk_file(shard_url, "csi", 1)
     with open(chunk, "r+b") as f:
         f.seek(40)
         b = f.read(1)
@@ -107,7 +107,7 @@ def test_flipped_byte_fails_checksum(shard_url):
 def test_deleted_chunk_file(shard_url):
     """Every chunk is written (also one equal to the fill value): a missing chunk file is damage, named as such
     (Zarr would read the fill value in its place)."""
-    os.remove(os.path.join(shard_url, "ue_vel", "c", "0", "0"))
+    os.remove(chunk_file(shard_url, "ue_vel", 0))
     report = validate_shard(shard_url)
     assert rules(report) == {"chunk.readable"}
     (finding,) = report.findings

@@ -33,11 +33,12 @@ import zarr
 import zarr.api.asynchronous
 import zarr.codecs
 from zarr.core.sync import sync
-from zarr.storage import LocalStore
+from zarr.storage import LocalStore, MemoryStore
 
 from wirelessdata import __version__
 from wirelessdata.errors import StoreError
 from wirelessdata.shard.chunks import ChunkFiles, discard, fsync_all, publish
+from wirelessdata.shard.draft import GROUP_DOCUMENT, snapshot, write_hierarchy
 from wirelessdata.shard.layout import RaggedSpec, ShardLayout
 from wirelessdata.shard.schema import Schema, VariableSpec, load_schema
 from wirelessdata.shard.url import filesystem, is_remote, is_url, remote_error, store_failed
@@ -243,13 +244,12 @@ class Shard:
                 # the other variables concurrently (one event-loop round trip, I/O overlapped)
                 sync(_write_all([(arr.async_array, regions[n], data[n]) for n, arr in through_zarr.items()]))
                 checksum = pending.result()
-            publish(staged)
-            self._sync(through_zarr, regions)
+            publish(staged, also=self._chunk_paths(through_zarr, regions))
             marker = self.group["block_checksum"]
             files = ChunkFiles.of(marker, self.url)
             if files is None:
                 marker[block] = np.uint64(checksum)
-                self._sync({"block_checksum": marker}, {"block_checksum": slice(block, block + 1)})
+                fsync_all(self._chunk_paths({"block_checksum": marker}, {"block_checksum": slice(block, block + 1)}))
             else:
                 publish(files.write(block, np.array([checksum], dtype=np.uint64)))
         except BaseException as exc:
@@ -274,7 +274,7 @@ class Shard:
         try:
             # a group opened with its consolidated metadata writes it back with the new attributes, unchanged
             # (no array changed since it was made); only a group without it consolidates here
-            self.group.attrs.update(
+            self.group.update_attributes(  # one write of the group document (attrs.update writes one per key)
                 {"status": STATUS_COMPLETE, "checksum": checksum, "stats": dict(stats or {}), "committed": _now()}
             )
             if self.group.metadata.consolidated_metadata is None:
@@ -322,11 +322,12 @@ class Shard:
             data[f"{r.prefix}_start"] = (start + np.arange(n, dtype=np.int64)) * r.capacity_per_sample
         return data
 
-    def _sync(self, arrays: Mapping[str, zarr.Array], regions: Mapping[str, slice]) -> None:
-        """fsync the chunk files a write touched (local stores); other stores own their durability."""
+    def _chunk_paths(self, arrays: Mapping[str, zarr.Array], regions: Mapping[str, slice]) -> list[str]:
+        """The chunk files a write of ``regions`` touched, to fsync (local stores; other stores own their
+        durability: none)."""
         store = self.group.store
         if not _is_local(store):
-            return
+            return []
         paths = []
         for name, arr in arrays.items():
             region = regions[name]
@@ -334,7 +335,7 @@ class Shard:
             for c in range(region.start // step, -(-region.stop // step)):
                 key = arr.metadata.encode_chunk_key((c,) + (0,) * (arr.ndim - 1))
                 paths.append(os.path.join(str(store.root), arr.path, key))
-        fsync_all(paths)
+        return paths
 
 
 async def _write_all(writes: list[tuple[Any, slice, np.ndarray]]) -> None:
@@ -442,25 +443,26 @@ def create_shard(url: str, layout: ShardLayout, overwrite: bool = False, schema:
         "ragged": [r.__dict__ for r in layout.ragged],
         "status": STATUS_CREATING,
     }
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            group = zarr.Group(sync(_create_arrays(url, attrs, layout, variables, target)))
+    draft = MemoryStore()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        group = zarr.Group(sync(_create_arrays(url, draft, attrs, layout, variables, target)))
+        creating = snapshot(draft)[GROUP_DOCUMENT]
         group.attrs["status"] = STATUS_INCOMPLETE
-        group = consolidate(group)
-    except StoreError:
-        raise
+        consolidate(group)
+    try:
+        write_hierarchy(url, creating, snapshot(draft))
     except OSError as exc:
         raise storage_error(url, "create the shard", exc) from exc
-    return Shard(group, schema)
+    return Shard(open_group(url, mode="r+"), schema)
 
 
 async def _create_arrays(
-    url: str, attrs: dict[str, Any], layout: ShardLayout, variables: list[VariableSpec], target: int
+    url: str, store: MemoryStore, attrs: dict[str, Any], layout: ShardLayout, variables: list[VariableSpec], target: int
 ) -> zarr.AsyncGroup:
-    """The group at ``url`` with every array of ``variables`` created and its coordinates written, the arrays'
-    metadata written concurrently (a shard has some twenty arrays: one round trip instead of twenty)."""
-    group = await zarr.api.asynchronous.open_group(url, mode="w", zarr_format=3, attributes=attrs)
+    """The group in ``store`` with every array of ``variables`` created and its coordinates written (the shard
+    that will be at ``url``, named in errors)."""
+    group = await zarr.api.asynchronous.open_group(store, mode="w", zarr_format=3, attributes=attrs)
     coord_names = [v.name for v in variables if v.coordinate and v.name not in v.dims]
 
     async def create(spec: VariableSpec) -> None:
@@ -475,6 +477,7 @@ async def _create_arrays(
             dtype=spec.dtype,
             fill_value=spec.default_fill(),
             dimension_names=spec.dims,
+            chunk_key_encoding={"name": "default", "separator": "."},
             attributes=arr_attrs,
             **_codecs(spec),
         )
