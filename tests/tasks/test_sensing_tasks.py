@@ -231,8 +231,8 @@ def test_sensing_views_read_no_csi(root, tmp_path):
 
     copy = tmp_path / "no-csi"
     shutil.copytree(root, copy)
-    for chunks in copy.glob("*.zarr/csi/c"):  # the CSI chunk files gone: a view that read them would fail
-        shutil.rmtree(chunks)
+    for chunk in copy.glob("*.zarr/csi/c.*"):  # the CSI chunk files gone: a view that read them would fail
+        chunk.unlink()
     for name, settings in (("sensing-beam", {}), ("path-loss-map", {"tile": TILE}), ("scatterers", {})):
         ids = [m.sample_id for _, _, m in get(name, root, batch_size=7, **settings).batches()]
         again = [m.sample_id for _, _, m in get(name, str(copy), batch_size=7, **settings).batches()]
