@@ -25,7 +25,6 @@ import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ from sionna.phy.channel.tr38901 import InH, PanelArray, RMa, UMa, UMi
 from wirelessdata.generate.plan import DropSetPlan
 from wirelessdata.generate.recipe import DropSet, drop_sets, load_recipe
 from wirelessdata.generate.run import run_plan, run_plans
+from wirelessdata.shard.chunks import fsync_all
 
 MODELS = {"UMa": UMa, "UMi": UMi, "RMa": RMa, "InH": InH}
 
@@ -171,13 +171,6 @@ def storage_floor(root: str) -> tuple[float, int, int]:
     folders = sum(1 + sum(p.is_dir() for p in shard.rglob("*")) for shard in shards)
     copy = tempfile.mkdtemp()
 
-    def fsync(path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
     try:
         start = time.perf_counter()
         for tree in trees:
@@ -187,9 +180,8 @@ def storage_floor(root: str) -> tuple[float, int, int]:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(bytes(size))
                 if path.name != "zarr.json":
-                    chunks.append(path)
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(fsync, chunks))
+                    chunks.append(str(path))
+            fsync_all(chunks)  # the writer's own batch of fsyncs
         seconds = time.perf_counter() - start
     finally:
         shutil.rmtree(copy, ignore_errors=True)
