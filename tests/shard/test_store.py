@@ -147,3 +147,37 @@ def test_commit_keeps_the_consolidated_metadata(tmp_path):
     assert json.loads((tmp_path / "s.zarr" / "zarr.json").read_text())["consolidated_metadata"]["metadata"] == kept
     assert set(kept) == set(zarr.open_group(url, use_consolidated=False).array_keys())
     assert zarr.open_group(url, use_consolidated=True).attrs["status"] == "complete"
+
+
+def test_new_shards_hold_the_documents_zarr_writes(tmp_path):
+    """create_shard serialises Zarr's metadata objects itself: each array's zarr.json is byte for byte the one
+    zarr.create_array writes for the same array, and the group's consolidated metadata is what consolidating
+    writes."""
+    url = str(tmp_path / "s.zarr")
+    create_shard(url, synthetic_layout(num_samples=20, block_size=8, modalities=("csi", "lidar")))
+    group = zarr.open_group(url, use_consolidated=False)
+    names = sorted(group.array_keys())
+    assert "csi" in names and "lidar_points" in names
+    for name in names:
+        own = (tmp_path / "s.zarr" / name / "zarr.json").read_bytes()
+        doc = json.loads(own)
+        compressors = [zarr.codecs.ZstdCodec(**c["configuration"]) for c in doc["codecs"] if c["name"] == "zstd"]
+        arr = group[name]
+        store = zarr.storage.MemoryStore()
+        zarr.create_array(
+            store,
+            shape=arr.shape,
+            chunks=arr.chunks,
+            dtype=arr.dtype,
+            fill_value=arr.metadata.fill_value,
+            dimension_names=arr.metadata.dimension_names,
+            chunk_key_encoding={"name": "default", "separator": "."},
+            attributes=doc["attributes"],
+            compressors=compressors or None,
+        )
+        assert store._store_dict["zarr.json"].to_bytes() == own, name
+    written = json.loads((tmp_path / "s.zarr" / "zarr.json").read_text())
+    assert written["attributes"]["status"] == "incomplete"
+    consolidate(zarr.open_group(url, mode="r+"))
+    again = json.loads((tmp_path / "s.zarr" / "zarr.json").read_text())
+    assert again == written

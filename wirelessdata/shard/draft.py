@@ -1,10 +1,11 @@
-"""A new shard's Zarr hierarchy, made by Zarr in memory and then written to its store in one pass.
+"""A new shard's Zarr hierarchy, its documents made from Zarr's metadata objects, written to its store in one pass.
 
 Zarr's local store hands every file operation to a thread of its event loop's executor: creating a group of some
 twenty arrays that way, with the existence checks and the consolidation read-back, took about 45 ms and some 5,500
 thread hand-overs (futex calls) per shard here, more than Sionna spends on a small configuration
-(``benchmarks/space.py``). The same hierarchy made in a :class:`zarr.storage.MemoryStore` and written file by file
-costs about half. The bytes are Zarr's own; only their placement is done here.
+(``benchmarks/space.py``). The documents serialised from Zarr's metadata objects
+(:func:`wirelessdata.shard.store.create_shard`) and written file by file cost a fraction of that. The bytes are
+Zarr's own; only their placement is done here.
 
 Order, so that an interruption is recognised and redone: the group document with status ``creating`` first, then
 every array document and coordinate chunk, then the final group document (its consolidated metadata, status
@@ -39,11 +40,12 @@ def snapshot(draft: MemoryStore) -> dict[str, bytes]:
     return sync(read())
 
 
-def write_hierarchy(url: str, first: bytes, files: Mapping[str, bytes]) -> None:
+def write_hierarchy(url: str, first: bytes, files: Mapping[str, bytes]) -> StorePath:
     """Replace whatever is at ``url`` with ``files`` (store keys, the group document among them).
 
     :param first: the group document written before the others (status ``creating``), replaced by
         ``files["zarr.json"]`` once every other file is written.
+    :returns: the written group's place in its store (writable), to open it without reading it back.
     """
     store = FsspecStore.from_url(url) if is_url(url) else LocalStore(url)
     where = sync(StorePath.open(store, "", mode="w"))  # removes what was there
@@ -55,7 +57,7 @@ def write_hierarchy(url: str, first: bytes, files: Mapping[str, bytes]) -> None:
             _write_file(os.path.join(folder, key), value)
         final = os.path.join(folder, GROUP_DOCUMENT)
         os.replace(write_partial(final, memoryview(files[GROUP_DOCUMENT])), final)
-        return
+        return where
     prototype = default_buffer_prototype()
 
     def buffer(value: bytes) -> Buffer:
@@ -67,6 +69,7 @@ def write_hierarchy(url: str, first: bytes, files: Mapping[str, bytes]) -> None:
         await (where / GROUP_DOCUMENT).set(buffer(files[GROUP_DOCUMENT]))
 
     sync(put())
+    return where
 
 
 def _write_file(path: str, value: bytes) -> None:

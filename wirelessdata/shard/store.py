@@ -30,10 +30,14 @@ from typing import Any
 
 import numpy as np
 import zarr
-import zarr.api.asynchronous
 import zarr.codecs
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.chunk_grids import RegularChunkGrid
+from zarr.core.dtype import parse_dtype
+from zarr.core.group import ConsolidatedMetadata, GroupMetadata
+from zarr.core.metadata.v3 import ArrayV3Metadata
 from zarr.core.sync import sync
-from zarr.storage import LocalStore, MemoryStore
+from zarr.storage import LocalStore, MemoryStore, StorePath
 
 from wirelessdata import __version__
 from wirelessdata.errors import StoreError
@@ -346,10 +350,12 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def _codecs(spec: VariableSpec) -> dict[str, Any]:
+def _compressors(spec: VariableSpec) -> tuple[zarr.codecs.ZstdCodec, ...]:
+    """Zstandard for the variables the schema compresses and for one-byte types (masks, images); none for the
+    rest (their chunk files hold the raw samples: :class:`~wirelessdata.shard.chunks.ChunkFiles`)."""
     if spec.compressor == "zstd" or (spec.dtype.itemsize <= 1 and spec.dtype.kind != "c"):
-        return {"compressors": zarr.codecs.ZstdCodec(level=3)}
-    return {"compressors": None}
+        return (zarr.codecs.ZstdCodec(level=3),)
+    return ()
 
 
 def _shape(spec: VariableSpec, layout: ShardLayout) -> tuple[int, ...]:
@@ -443,51 +449,79 @@ def create_shard(url: str, layout: ShardLayout, overwrite: bool = False, schema:
         "ragged": [r.__dict__ for r in layout.ragged],
         "status": STATUS_CREATING,
     }
-    draft = MemoryStore()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        group = zarr.Group(sync(_create_arrays(url, draft, attrs, layout, variables, target)))
-        creating = snapshot(draft)[GROUP_DOCUMENT]
-        group.attrs["status"] = STATUS_INCOMPLETE
-        consolidate(group)
+    metadata = {spec.name: _array_metadata(spec, layout, variables, target) for spec in sorted(variables, key=_name)}
+    final = GroupMetadata(
+        attributes={**attrs, "status": STATUS_INCOMPLETE},
+        consolidated_metadata=ConsolidatedMetadata(metadata=dict(metadata)),
+    )
+    files = {
+        GROUP_DOCUMENT: _document(final),
+        **{f"{name}/{GROUP_DOCUMENT}": _document(meta) for name, meta in metadata.items()},
+        **_coordinate_chunks(url, layout, variables, metadata),
+    }
     try:
-        write_hierarchy(url, creating, snapshot(draft))
+        where = write_hierarchy(url, _document(GroupMetadata(attributes=attrs)), files)
     except OSError as exc:
         raise storage_error(url, "create the shard", exc) from exc
-    return Shard(open_group(url, mode="r+"), schema)
+    return Shard(zarr.Group(zarr.AsyncGroup(metadata=final, store_path=where)), schema)
 
 
-async def _create_arrays(
-    url: str, store: MemoryStore, attrs: dict[str, Any], layout: ShardLayout, variables: list[VariableSpec], target: int
-) -> zarr.AsyncGroup:
-    """The group in ``store`` with every array of ``variables`` created and its coordinates written (the shard
-    that will be at ``url``, named in errors)."""
-    group = await zarr.api.asynchronous.open_group(store, mode="w", zarr_format=3, attributes=attrs)
+def _name(spec: VariableSpec) -> str:
+    return spec.name
+
+
+def _document(metadata: GroupMetadata | ArrayV3Metadata) -> bytes:
+    """The ``zarr.json`` of ``metadata``, as Zarr writes it."""
+    return metadata.to_buffer_dict(default_buffer_prototype())[GROUP_DOCUMENT].to_bytes()
+
+
+def _array_metadata(
+    spec: VariableSpec, layout: ShardLayout, variables: list[VariableSpec], target: int
+) -> ArrayV3Metadata:
+    """The Zarr metadata of array ``spec`` in a new shard of ``layout``: shape, chunks (``target`` bytes at most
+    along ``sample``), codecs, fill value, dimension names, units and coordinates.
+
+    Built as ``zarr.create_array`` builds it (the same document, ``tests/shard/test_store.py`` compares them),
+    without its store round trips: some twenty arrays a shard, which made creation cost more than Sionna spends
+    on a small configuration.
+    """
+    shape = _shape(spec, layout)
     coord_names = [v.name for v in variables if v.coordinate and v.name not in v.dims]
+    attributes: dict[str, Any] = {"units": spec.units, "long_name": spec.long_name}
+    if spec.per_sample and spec.name not in coord_names:
+        attributes["coordinates"] = " ".join(coord_names)
+    return ArrayV3Metadata(
+        shape=shape,
+        data_type=parse_dtype(spec.dtype, zarr_format=3),
+        chunk_grid=RegularChunkGrid(chunk_shape=_chunks(spec, shape, layout, target)),
+        chunk_key_encoding={"name": "default", "configuration": {"separator": "."}},
+        fill_value=spec.default_fill(),
+        codecs=(zarr.codecs.BytesCodec(), *_compressors(spec)),
+        dimension_names=spec.dims,
+        attributes=attributes,
+        storage_transformers=(),
+    )
 
-    async def create(spec: VariableSpec) -> None:
-        shape = _shape(spec, layout)
-        arr_attrs: dict[str, Any] = {"units": spec.units, "long_name": spec.long_name}
-        if spec.per_sample and spec.name not in coord_names:
-            arr_attrs["coordinates"] = " ".join(coord_names)
-        arr = await group.create_array(
-            spec.name,
-            shape=shape,
-            chunks=_chunks(spec, shape, layout, target),
-            dtype=spec.dtype,
-            fill_value=spec.default_fill(),
-            dimension_names=spec.dims,
-            chunk_key_encoding={"name": "default", "separator": "."},
-            attributes=arr_attrs,
-            **_codecs(spec),
-        )
-        if spec.dims[0] not in ("sample", "block", *(r.dim for r in layout.ragged)):
-            if spec.name not in layout.coords:
-                raise StoreError(f"{url}: layout coords lack '{spec.name}' {spec.dims}")
-            await arr.setitem(Ellipsis, np.asarray(layout.coords[spec.name], dtype=spec.dtype))
 
-    await asyncio.gather(*(create(spec) for spec in variables))
-    return group
+def _coordinate_chunks(
+    url: str, layout: ShardLayout, variables: list[VariableSpec], metadata: Mapping[str, ArrayV3Metadata]
+) -> dict[str, bytes]:
+    """The chunk files (store keys and bytes, encoded by Zarr) of the arrays whose values the layout gives: the
+    coordinates and constants that are not per sample or per block (``time``, ``subcarrier``, antenna positions)."""
+    draft = MemoryStore()
+    per_sample = ("sample", "block", *(r.dim for r in layout.ragged))
+
+    async def put(spec: VariableSpec) -> None:
+        if spec.name not in layout.coords:
+            raise StoreError(f"{url}: layout coords lack '{spec.name}' {spec.dims}")
+        array = zarr.AsyncArray(metadata=metadata[spec.name], store_path=StorePath(draft, spec.name))
+        await array.setitem(Ellipsis, np.asarray(layout.coords[spec.name], dtype=spec.dtype))
+
+    async def put_all() -> None:
+        await asyncio.gather(*(put(spec) for spec in variables if spec.dims[0] not in per_sample))
+
+    sync(put_all())
+    return snapshot(draft)
 
 
 def open_shard(url: str) -> Shard:
