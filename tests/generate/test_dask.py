@@ -6,7 +6,7 @@ from conftest import SMALL_OVERRIDES
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.generate.plan import DropSetPlan
 from wirelessdata.generate.recipe import drop_sets
-from wirelessdata.generate.run import executor, run_plan
+from wirelessdata.generate.run import executor, run_plan, run_plans
 
 
 @pytest.mark.slow
@@ -19,6 +19,26 @@ def test_two_workers_write_the_same_bytes_as_one_process(tmp_path):
     assert [r.checksum for r in parallel] == [r.checksum for r in serial]
     assert all(r.report.ok for r in parallel)
     assert [r.blocks_written for r in parallel] == [3, 3]
+
+
+@pytest.mark.slow
+def test_plans_run_at_once_on_dask_give_the_bytes_of_one_process(tmp_path):
+    """run_plans keeps several plans in flight on a cluster (driver threads): same shards, same bytes, plan order,
+    every shard registered once, and a rerun keeps them all."""
+    from wirelessdata.catalog import ls
+
+    spec = {"configs": [{"scenario": s} for s in ("UMa", "UMi", "InH")]}
+    sets = drop_sets(spec, {**SMALL_OVERRIDES, "samples": 6})
+    serial = run_plans([DropSetPlan(d, str(tmp_path / "serial")) for d in sets])
+    with executor(workers=2) as client:
+        parallel = run_plans([DropSetPlan(d, str(tmp_path / "dask")) for d in sets], client=client)
+        again = run_plans([DropSetPlan(d, str(tmp_path / "dask")) for d in sets], client=client)
+    assert [r.url.rsplit("/", 1)[-1] for r in parallel] == [r.url.rsplit("/", 1)[-1] for r in serial]
+    assert [r.checksum for r in parallel] == [r.checksum for r in serial]
+    assert all(r.report.ok for r in parallel) and len(parallel) == 6
+    assert [r.blocks_written for r in again] == [0] * 6
+    rows = ls(str(tmp_path / "dask"), [])
+    assert sorted(r["shard"] for r in rows) == sorted(r.url.rsplit("/", 1)[-1] for r in parallel)
 
 
 def test_unreachable_scheduler_is_one_line_error():

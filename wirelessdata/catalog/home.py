@@ -23,6 +23,7 @@ import random
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,10 @@ ENV_CACHE = "WIRELESSDATA_CACHE"
 ATTEMPTS = 8
 """Conditional writes tried before a busy remote catalog is reported."""
 T = TypeVar("T")
+
+_CHANGING = threading.Lock()
+"""One catalog change at a time in this process (the plan threads of a Dask run register shards concurrently; a
+remote root's writer lock would refuse the second one)."""
 
 
 def cache_dir() -> Path:
@@ -79,6 +84,12 @@ def update_catalog(root: str, catalog: str | None, change: Callable[[Catalog], T
     :raises CatalogError: the remote catalog kept changing under us for :data:`ATTEMPTS` tries, or another writer
         holds the lock.
     """
+    with _CHANGING:
+        return _change(root, catalog, change)
+
+
+def _change(root: str, catalog: str | None, change: Callable[[Catalog], T]) -> T:
+    """:func:`update_catalog`, the caller holding :data:`_CHANGING`."""
     if not remote_root(root, catalog):
         with Catalog(catalog_path(root, catalog), create=True) as cat:
             return change(cat)

@@ -212,7 +212,7 @@ def generate(
     from wirelessdata import plugins
     from wirelessdata.generate.plan import DropSetPlan
     from wirelessdata.generate.recipe import drop_sets, generator_name, load_recipe
-    from wirelessdata.generate.run import executor, run_plan
+    from wirelessdata.generate.run import executor, run_plans
     from wirelessdata.progress import progress_bars
     from wirelessdata.shard.store import check_writable
 
@@ -250,16 +250,20 @@ def generate(
         overrides["multiband"] = "independent"  # one band: nothing to correlate
     plans = [DropSetPlan(d, out) for d in drop_sets(spec, overrides)]
     check_writable(out)  # before a cluster is started for nothing
-    results = []
 
     with (
         executor(workers, scheduler) as client,
         progress_bars() as progress,
     ):
-        for plan in plans:
-            label = f"{plan.drops.name} [{','.join(plan.shards)}]"
-            task = progress.add_task(label, total=plan.num_blocks)
-            results += run_plan(plan, overwrite, lambda _p, _b, t=task: progress.advance(t), client)
+        tasks = {  # a plan's bar is shown from its first block on (several plans run at once on Dask)
+            id(plan): progress.add_task(
+                f"{plan.drops.name} [{','.join(plan.shards)}]", total=plan.num_blocks, visible=False
+            )
+            for plan in plans
+        }
+        results = run_plans(
+            plans, overwrite, lambda plan, _b: progress.update(tasks[id(plan)], advance=1, visible=True), client
+        )
     table = Table(title=f"wirelessdata generate -> {out}")
     for col in ("shard", "samples", "blocks written", "blocks kept", "checksum", "valid"):
         table.add_column(col)

@@ -270,5 +270,23 @@ def run_plans(
     on_block: BlockCallback | None = None,
     client: Client | None = None,
 ) -> list[ShardResult]:
-    """:func:`run_plan` for each plan, in order."""
-    return [r for plan in plans for r in run_plan(plan, overwrite, on_block, client)]
+    """:func:`run_plan` for each plan; results in plan order.
+
+    Without a client the plans run in turn (this process generates one block at a time: Sionna's generator is
+    process-wide). On a Dask client several run at once, one driver thread each, as many as the cluster has task
+    slots plus one: a drawn corpus is many small configurations of a block or two, and one at a time would leave
+    every worker but one idle while the driver finishes a shard. A failing plan stops the plans not started yet;
+    the ones started finish (their shards stay valid) and the first error in plan order is raised. A rerun resumes.
+    """
+    if client is None or len(plans) < 2:
+        return [r for plan in plans for r in run_plan(plan, overwrite, on_block, client)]
+    for plan in plans:  # their models built here, in order, rather than by the plan threads at once
+        _ = plan.shards
+    in_flight = sum(_task_slots(client).values()) + 1
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="wirelessdata-plan") as pool:
+        futures = [pool.submit(run_plan, plan, overwrite, on_block, client) for plan in plans]
+        try:
+            return [r for future in futures for r in future.result()]
+        finally:
+            for future in futures:
+                future.cancel()  # the plans not started; the pool then waits for the running ones

@@ -31,20 +31,15 @@ from typing import Any
 import numpy as np
 import zarr
 import zarr.codecs
-from zarr.core.buffer import default_buffer_prototype
-from zarr.core.chunk_grids import RegularChunkGrid
-from zarr.core.dtype import parse_dtype
-from zarr.core.group import ConsolidatedMetadata, GroupMetadata
-from zarr.core.metadata.v3 import ArrayV3Metadata
 from zarr.core.sync import sync
-from zarr.storage import LocalStore, MemoryStore, StorePath
+from zarr.storage import LocalStore
 
 from wirelessdata import __version__
 from wirelessdata.errors import StoreError
 from wirelessdata.shard.chunks import ChunkFiles, discard, fsync_all, publish
-from wirelessdata.shard.draft import GROUP_DOCUMENT, snapshot, write_hierarchy
+from wirelessdata.shard.draft import new_group
 from wirelessdata.shard.layout import RaggedSpec, ShardLayout
-from wirelessdata.shard.schema import Schema, VariableSpec, load_schema
+from wirelessdata.shard.schema import Schema, load_schema
 from wirelessdata.shard.url import filesystem, is_remote, is_url, remote_error, store_failed
 
 STATUS_CREATING = "creating"
@@ -93,15 +88,6 @@ def check_writable(root: str) -> None:
             pass
     except OSError as exc:
         raise storage_error(root, "write into it", exc) from exc
-
-
-def _chunk_samples(block_size: int, bytes_per_sample: int, target: int) -> int:
-    """Largest divisor of ``block_size`` whose chunk stays within ``target`` bytes (at least 1)."""
-    best = 1
-    for d in range(1, block_size + 1):
-        if block_size % d == 0 and d * bytes_per_sample <= target:
-            best = d
-    return best
 
 
 def _is_local(store: Any) -> bool:
@@ -350,45 +336,6 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def _compressors(spec: VariableSpec) -> tuple[zarr.codecs.ZstdCodec, ...]:
-    """Zstandard for the variables the schema compresses and for one-byte types (masks, images); none for the
-    rest (their chunk files hold the raw samples: :class:`~wirelessdata.shard.chunks.ChunkFiles`)."""
-    if spec.compressor == "zstd" or (spec.dtype.itemsize <= 1 and spec.dtype.kind != "c"):
-        return (zarr.codecs.ZstdCodec(level=3),)
-    return ()
-
-
-def _shape(spec: VariableSpec, layout: ShardLayout) -> tuple[int, ...]:
-    sizes = {
-        **layout.sizes,
-        "sample": layout.num_samples,
-        "block": layout.num_blocks,
-        **{r.dim: r.capacity_per_sample * layout.num_samples for r in layout.ragged},
-        "xyz": 3,
-        "rpy": 3,
-        "latlon": 2,
-        "intrinsic": 4,
-        "lidar_field": 4,
-        "channel": 3,
-    }
-    try:
-        return tuple(int(sizes[d]) for d in spec.dims)
-    except KeyError as exc:
-        raise StoreError(f"variable '{spec.name}' needs the size of dim {exc}; add it to the layout sizes") from exc
-
-
-def _chunks(spec: VariableSpec, shape: tuple[int, ...], layout: ShardLayout, target: int) -> tuple[int, ...]:
-    if spec.name == "block_checksum":
-        return (1,)
-    first = spec.dims[0] if spec.dims else None
-    ragged = {r.dim: r.capacity_per_sample for r in layout.ragged}
-    if first == "sample" or first in ragged:
-        per = ragged.get(first, 1)
-        bytes_per_sample = int(np.prod(shape[1:], dtype=np.int64)) * spec.dtype.itemsize * per
-        return (_chunk_samples(layout.block_size, bytes_per_sample, target) * per, *shape[1:])
-    return shape
-
-
 def _existing_shard(url: str, layout: ShardLayout, overwrite: bool) -> Shard | None:
     """The shard already at ``url`` if it can be resumed; None when there is nothing (usable) there."""
     try:
@@ -449,79 +396,11 @@ def create_shard(url: str, layout: ShardLayout, overwrite: bool = False, schema:
         "ragged": [r.__dict__ for r in layout.ragged],
         "status": STATUS_CREATING,
     }
-    metadata = {spec.name: _array_metadata(spec, layout, variables, target) for spec in sorted(variables, key=_name)}
-    final = GroupMetadata(
-        attributes={**attrs, "status": STATUS_INCOMPLETE},
-        consolidated_metadata=ConsolidatedMetadata(metadata=dict(metadata)),
-    )
-    files = {
-        GROUP_DOCUMENT: _document(final),
-        **{f"{name}/{GROUP_DOCUMENT}": _document(meta) for name, meta in metadata.items()},
-        **_coordinate_chunks(url, layout, variables, metadata),
-    }
     try:
-        where = write_hierarchy(url, _document(GroupMetadata(attributes=attrs)), files)
+        group = new_group(url, layout, variables, target, attrs, {**attrs, "status": STATUS_INCOMPLETE})
     except OSError as exc:
         raise storage_error(url, "create the shard", exc) from exc
-    return Shard(zarr.Group(zarr.AsyncGroup(metadata=final, store_path=where)), schema)
-
-
-def _name(spec: VariableSpec) -> str:
-    return spec.name
-
-
-def _document(metadata: GroupMetadata | ArrayV3Metadata) -> bytes:
-    """The ``zarr.json`` of ``metadata``, as Zarr writes it."""
-    return metadata.to_buffer_dict(default_buffer_prototype())[GROUP_DOCUMENT].to_bytes()
-
-
-def _array_metadata(
-    spec: VariableSpec, layout: ShardLayout, variables: list[VariableSpec], target: int
-) -> ArrayV3Metadata:
-    """The Zarr metadata of array ``spec`` in a new shard of ``layout``: shape, chunks (``target`` bytes at most
-    along ``sample``), codecs, fill value, dimension names, units and coordinates.
-
-    Built as ``zarr.create_array`` builds it (the same document, ``tests/shard/test_store.py`` compares them),
-    without its store round trips: some twenty arrays a shard, which made creation cost more than Sionna spends
-    on a small configuration.
-    """
-    shape = _shape(spec, layout)
-    coord_names = [v.name for v in variables if v.coordinate and v.name not in v.dims]
-    attributes: dict[str, Any] = {"units": spec.units, "long_name": spec.long_name}
-    if spec.per_sample and spec.name not in coord_names:
-        attributes["coordinates"] = " ".join(coord_names)
-    return ArrayV3Metadata(
-        shape=shape,
-        data_type=parse_dtype(spec.dtype, zarr_format=3),
-        chunk_grid=RegularChunkGrid(chunk_shape=_chunks(spec, shape, layout, target)),
-        chunk_key_encoding={"name": "default", "configuration": {"separator": "."}},
-        fill_value=spec.default_fill(),
-        codecs=(zarr.codecs.BytesCodec(), *_compressors(spec)),
-        dimension_names=spec.dims,
-        attributes=attributes,
-        storage_transformers=(),
-    )
-
-
-def _coordinate_chunks(
-    url: str, layout: ShardLayout, variables: list[VariableSpec], metadata: Mapping[str, ArrayV3Metadata]
-) -> dict[str, bytes]:
-    """The chunk files (store keys and bytes, encoded by Zarr) of the arrays whose values the layout gives: the
-    coordinates and constants that are not per sample or per block (``time``, ``subcarrier``, antenna positions)."""
-    draft = MemoryStore()
-    per_sample = ("sample", "block", *(r.dim for r in layout.ragged))
-
-    async def put(spec: VariableSpec) -> None:
-        if spec.name not in layout.coords:
-            raise StoreError(f"{url}: layout coords lack '{spec.name}' {spec.dims}")
-        array = zarr.AsyncArray(metadata=metadata[spec.name], store_path=StorePath(draft, spec.name))
-        await array.setitem(Ellipsis, np.asarray(layout.coords[spec.name], dtype=spec.dtype))
-
-    async def put_all() -> None:
-        await asyncio.gather(*(put(spec) for spec in variables if spec.dims[0] not in per_sample))
-
-    sync(put_all())
-    return snapshot(draft)
+    return Shard(group, schema)
 
 
 def open_shard(url: str) -> Shard:
