@@ -14,8 +14,11 @@
   pipeline's shard folders written again with plain ``os`` calls (same folders, files and sizes, the chunk files
   fsynced per shard in one concurrent batch as the writer does, no Zarr, no statistics, no validation), and
   bare / (bare + that floor), the ratio a writer that did nothing but place its files would reach.
+- the same at ``--ratio-scale`` with ``--workers`` Dask worker processes (``wirelessdata generate --workers``;
+  default 2, the cores here; 0 skips it): several configurations in flight, one worker process each; the local
+  cluster's start is timed apart (a run pays it once).
 
-Run: .venv/bin/python benchmarks/space.py [--configs 8] [--ratio-scale 0.015625]
+Run: .venv/bin/python benchmarks/space.py [--configs 8] [--ratio-scale 0.015625] [--workers 2]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,8 +38,11 @@ from sionna.phy.channel.tr38901 import InH, PanelArray, RMa, UMa, UMi
 
 from wirelessdata.generate.plan import DropSetPlan
 from wirelessdata.generate.recipe import DropSet, drop_sets, load_recipe
-from wirelessdata.generate.run import run_plan, run_plans
+from wirelessdata.generate.run import executor, run_plan, run_plans
 from wirelessdata.shard.chunks import fsync_all
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 MODELS = {"UMa": UMa, "UMi": UMi, "RMa": RMa, "InH": InH}
 
@@ -92,6 +99,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--configs", type=int, default=8)
     ap.add_argument("--ratio-scale", type=float, default=1 / 64)
+    ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     recipe = load_recipe("wifo2-scale")
     start = time.perf_counter()
@@ -124,12 +132,19 @@ def main() -> None:
         f"{full_s * cores / 16 / 60:.0f} min on 16 cores (rate proportional to cores, an assumption)"
     )
 
-    ratio(drop_sets(recipe, {"scale": args.ratio_scale}), f"scale {args.ratio_scale:g}")
+    small = drop_sets(recipe, {"scale": args.ratio_scale})
+    ratio(small, f"scale {args.ratio_scale:g}")
     ratio(chosen, "full size, first configurations")
+    if args.workers > 1:
+        start = time.perf_counter()
+        with executor(workers=args.workers) as client:
+            started = time.perf_counter() - start
+            print(f"Dask: {args.workers} worker processes started in {started:.1f} s")
+            ratio(small, f"scale {args.ratio_scale:g}, --workers {args.workers}", client)
 
 
-def ratio(sets: list[DropSet], label: str) -> None:
-    """Pipeline / bare Sionna over the drop sets ``sets``, both timed in this run."""
+def ratio(sets: list[DropSet], label: str, client: Client | None = None) -> None:
+    """Pipeline (on ``client``'s workers when given) / bare Sionna over the drop sets ``sets``, both timed here."""
     done = sum(points(d) for d in sets)
     torch.manual_seed(0)
     bare_sionna(sets[0])  # warm-up (first Sionna call)
@@ -140,7 +155,7 @@ def ratio(sets: list[DropSet], label: str) -> None:
     root = tempfile.mkdtemp()
     try:
         start = time.perf_counter()
-        run_plans([DropSetPlan(d, root) for d in sets])
+        run_plans([DropSetPlan(d, root) for d in sets], client=client)
         t_pipe = time.perf_counter() - start
         t_floor, files, folders = storage_floor(root)
     finally:
@@ -188,5 +203,5 @@ def storage_floor(root: str) -> tuple[float, int, int]:
     return seconds, sum(len(t) for t in trees), folders
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the guard matters: Dask's worker processes import this module
     main()

@@ -19,7 +19,7 @@ import pytest
 import zarr
 from distributed import WorkerPlugin
 
-from conftest import SMALL_OVERRIDES
+from conftest import SMALL_OVERRIDES, chunk_file
 from wirelessdata.cli import main
 from wirelessdata.errors import StoreError, WirelessDataError
 from wirelessdata.generate import run
@@ -27,6 +27,8 @@ from wirelessdata.generate.plan import DropSetPlan
 from wirelessdata.generate.recipe import drop_sets
 from wirelessdata.generate.run import TASK_RETRIES, executor, run_plan
 from wirelessdata.shard import chunks
+from wirelessdata.shard.stats import shard_stats
+from wirelessdata.shard.store import open_group
 from wirelessdata.source.writer import BlockError
 
 SMALL_ARGS = ["--samples", "12", "--block-size", "4", "--time-steps", "4", "--subcarriers", "16", "--bs-array", "2x2"]
@@ -267,3 +269,40 @@ def test_worker_process_killed_mid_run_still_gives_identical_bytes(tmp_path):
     assert [r.blocks_written for r in results] == [12, 12]
     assert [r.checksum for r in results] == [r.checksum for r in serial]
     assert all(r.report.ok for r in results)
+
+
+def test_new_shards_are_read_once_and_commit_the_statistics_of_a_separate_pass(tmp_path, reference):
+    """The pass over a new shard's blocks before its commit also measures its statistics: they are those a separate
+    read (shard_stats) measures, and the shards validate."""
+    (drops,) = drop_sets({}, SMALL_OVERRIDES)
+    results = run_plan(DropSetPlan(drops, str(tmp_path)))
+    assert [r.checksum for r in results] == reference and all(r.report.ok for r in results)
+    for r in results:
+        group = open_group(r.url)
+        assert group.attrs["stats"] == shard_stats(group)
+        assert group.attrs["stats"]["metrics"]["csi_power"]["count"] == 12
+
+
+def test_a_chunk_damaged_before_the_commit_leaves_its_shard_uncommitted_and_named(tmp_path, capsys, monkeypatch):
+    """A chunk file truncated after its block was written (disk corruption, a tamperer) is found by the pass before
+    the commit: that shard stays uncommitted and the command names the chunk; the other band's shard is finished."""
+    original = run.write_block
+
+    def write_then_damage(plan, block, bands, data):
+        written = original(plan, block, bands, data)
+        if block == 2:
+            path = chunk_file(plan.shards["sub6"].url, "path_gain_db", 0)
+            with open(path, "r+b") as f:
+                f.truncate(3)
+        return written
+
+    monkeypatch.setattr(run, "write_block", write_then_damage)
+    code, lines = cli(capsys, monkeypatch, tmp_path)
+    assert code == 1
+    text = " ".join(lines)  # the console wraps long lines
+    assert "tr38901-uma-sub6.zarr: chunk.readable: block 0: cannot read" in text and "path_gain_db/c.0" in text, text
+    assert "never committed" in text
+    assert lines[-1].startswith("error: 1 shard(s) failed validation")
+    sub6, mmw = (zarr.open_group(str(tmp_path / f"tr38901-uma-{b}.zarr"), mode="r") for b in ("sub6", "28GHz"))
+    assert sub6.attrs["status"] == "incomplete" and "stats" not in sub6.attrs
+    assert mmw.attrs["status"] == "complete"

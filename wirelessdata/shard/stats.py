@@ -181,44 +181,78 @@ def _hist_quantiles(edges: np.ndarray, hist: np.ndarray, under: int, over: int, 
     return np.clip(xs[j] + frac * (xs[j + 1] - xs[j]), lo, hi)
 
 
+LABEL_VARIABLES = (*LABELS.values(), "ue_vel")
+"""The per-sample variables a :class:`StatsPass` reads besides CSI."""
+
+
+class StatsPass:
+    """The statistics of a shard measured block by block: :meth:`add` each block in order, then :meth:`result`.
+
+    :func:`shard_stats` reads the blocks for it; a new shard's validation pass feeds it the blocks it reads anyway
+    (:func:`~wirelessdata.shard.validate.validate_shard` with ``measure``), so that a new shard is read once.
+
+    :param attrs: the shard's group attributes (``num_samples``; ``carrier_frequency_hz`` for Doppler).
+    :param csi_chunk: samples per CSI chunk along ``sample``; None for a shard without CSI.
+    """
+
+    def __init__(self, attrs: Mapping[str, Any], csi_chunk: int | None) -> None:
+        self.num_samples = int(attrs["num_samples"])
+        self.carrier = attrs.get("carrier_frequency_hz")
+        self.csi_chunk = csi_chunk
+        self.stride = int(np.clip(self.num_samples // CSI_MIN_SAMPLES, 1, CSI_CHUNK_STRIDE))
+        self._parts: dict[str, list[np.ndarray]] = {m.name: [] for m in METRICS}
+
+    def csi_ranges(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """The sample ranges of samples ``[start, stop)`` whose CSI is measured: whole chunks, one in ``stride``."""
+        return [] if self.csi_chunk is None else _csi_ranges(self.csi_chunk, self.stride, start, stop)
+
+    def add(self, labels: Mapping[str, np.ndarray], csi: Sequence[np.ndarray]) -> None:
+        """One block: its arrays of :data:`LABEL_VARIABLES` (by variable name; those the shard has, others are
+        ignored) and the CSI of its :meth:`csi_ranges`, ``[samples, T, K, N_bs, N_ue]`` each."""
+        data = {name: labels[var] for name, var in LABELS.items() if var in labels}
+        if "ue_vel" in labels:
+            data["ue_vel"] = labels["ue_vel"]
+        for name, values in _measure(data, list(csi), self.carrier).items():
+            self._parts[name].append(values)
+
+    def result(self) -> dict[str, Any]:
+        """``{"version", "num_samples", "csi_chunk_stride", "metrics": {name: summary}}`` of the blocks added;
+        metrics with no finite value (or whose variables are absent) are left out."""
+        summaries = {m.name: summarize(m, np.concatenate(self._parts[m.name])) for m in METRICS if self._parts[m.name]}
+        return {
+            "version": STATS_VERSION,
+            "num_samples": self.num_samples,
+            "csi_chunk_stride": self.stride,
+            "metrics": {k: v for k, v in summaries.items() if v is not None},
+        }
+
+
 def shard_stats(group: zarr.Group) -> dict[str, Any]:
-    """Distributions of a shard, read block by block (never the whole shard), by ``read_slices``.
+    """Distributions of a shard, read block by block (never the whole shard) by ``read_slices``: the
+    :meth:`StatsPass.result` of its blocks.
 
     :param group: an open shard (attrs ``num_samples``, ``block_size``; ``carrier_frequency_hz`` for Doppler).
     :returns: ``{"version", "num_samples", "csi_chunk_stride", "metrics": {name: summary}}``
-        (``csi_chunk_stride``: one CSI chunk in this many was measured); metrics whose
-        variables are absent (a shard without CSI) or that have no finite value are left out.
+        (``csi_chunk_stride``: one CSI chunk in this many was measured).
     """
     from wirelessdata.shard.read import read_slices  # zarr's readers: not needed by the catalog's queries
 
     attrs = group.attrs.asdict()
     arrays = dict(group.arrays())
-    n, block_size = int(attrs["num_samples"]), int(attrs["block_size"])
-    labels = {name: arrays[var] for name, var in LABELS.items() if var in arrays}
-    if "ue_vel" in arrays:
-        labels["ue_vel"] = arrays["ue_vel"]
     csi = arrays.get("csi")
-    carrier = attrs.get("carrier_frequency_hz")
-    stride = int(np.clip(n // CSI_MIN_SAMPLES, 1, CSI_CHUNK_STRIDE))
-    parts: dict[str, list[np.ndarray]] = {m.name: [] for m in METRICS}
-    for start in range(0, n, block_size):
-        stop = min(start + block_size, n)
-        ranges = _csi_ranges(csi.chunks[0], stride, start, stop) if csi is not None else []
+    measure = StatsPass(attrs, None if csi is None else int(csi.chunks[0]))
+    labels = {var: arrays[var] for var in LABEL_VARIABLES if var in arrays}
+    block_size = int(attrs["block_size"])
+    for start in range(0, measure.num_samples, block_size):
+        stop = min(start + block_size, measure.num_samples)
+        ranges = measure.csi_ranges(start, stop)
         requests = [(a, start, stop) for a in labels.values()] + [(csi, a, b) for a, b in ranges]
         got = read_slices(requests, str(group.store_path))
         for value in got:
             if isinstance(value, BaseException):
                 raise value
-        data, chunks = dict(zip(labels, got[: len(labels)], strict=True)), got[len(labels) :]
-        for name, values in _measure(data, chunks, carrier).items():
-            parts[name].append(values)
-    summaries = {m.name: summarize(m, np.concatenate(parts[m.name])) for m in METRICS if parts[m.name]}
-    return {
-        "version": STATS_VERSION,
-        "num_samples": n,
-        "csi_chunk_stride": stride,
-        "metrics": {k: v for k, v in summaries.items() if v is not None},
-    }
+        measure.add(dict(zip(labels, got[: len(labels)], strict=True)), got[len(labels) :])
+    return measure.result()
 
 
 def _csi_ranges(chunk: int, stride: int, start: int, stop: int) -> list[tuple[int, int]]:

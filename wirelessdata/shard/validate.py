@@ -35,6 +35,7 @@ from zarr.core.sync import sync
 from wirelessdata.errors import ConfigError, StoreError
 from wirelessdata.shard.read import read_slices
 from wirelessdata.shard.schema import Schema, load_schema
+from wirelessdata.shard.stats import StatsPass
 from wirelessdata.shard.store import (
     STATUS_COMPLETE,
     block_checksum,
@@ -63,6 +64,9 @@ class ShardReport:
     num_samples: int | None = None
     status: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    stats: dict[str, Any] | None = None
+    """The shard's statistics measured by the pass over its blocks (``validate_shard(measure=True)``, every block
+    read); None otherwise. Not part of :meth:`to_dict`."""
 
     @property
     def ok(self) -> bool:
@@ -98,8 +102,21 @@ def validate_path(path: str) -> list[ShardReport]:
     return [validate_shard(s) for s in shards]
 
 
-def validate_shard(url: str, schema: Schema | None = None) -> ShardReport:
-    """Validate one shard; never raises for a broken shard, every problem becomes a finding."""
+def validate_shard(
+    url: str, schema: Schema | None = None, *, data: bool = True, metadata: bool = True, measure: bool = False
+) -> ShardReport:
+    """Validate one shard; never raises for a broken shard, every problem becomes a finding.
+
+    The writer splits the checks around a new shard's commit, so that the shard is read once: before it, the pass
+    over the blocks (``metadata=False, measure=True``), which also measures the statistics the commit records;
+    after it, the rest (``data=False``). Both check the header and the structure they rely on.
+
+    :param data: read every block (checksums, values, ids, offsets, timestamps; every block written).
+    :param metadata: check the arrays' own documents, the coordinates and the commit (status ``complete``, the
+        shard checksum over the block checksums).
+    :param measure: with ``data``, measure the shard's statistics in the same pass (:attr:`ShardReport.stats`;
+        left None when a block is unwritten or unreadable).
+    """
     schema = schema or load_schema()
     report = ShardReport(url)
     try:
@@ -114,12 +131,19 @@ def validate_shard(url: str, schema: Schema | None = None) -> ShardReport:
         return report
     if not _check_header(report, attrs, schema):
         return report
-    _check_own_metadata(report, group)
+    if metadata:
+        _check_own_metadata(report, group)
     arrays = _check_structure(report, group, attrs, schema)
     if report.findings and any(f.rule in ("var.dims", "var.shape") for f in report.findings):
         return report  # block-wise checks need a sound structure
-    _check_coords(report, arrays)
-    _check_blocks(report, arrays, attrs, schema)
+    if metadata:
+        _check_coords(report, arrays)
+    stored = _check_commit(report, arrays, attrs, metadata)
+    if data and stored is not None:
+        csi = arrays.get("csi")
+        stats = StatsPass(attrs, None if csi is None else int(csi.chunks[0])) if measure else None
+        if _check_data(report, arrays, attrs, schema, stored, stats) and stats is not None:
+            report.stats = stats.result()
     return report
 
 
@@ -264,14 +288,20 @@ def _blocks(attrs: dict[str, Any]) -> Iterator[tuple[int, int, int]]:
         yield b, b * size, min((b + 1) * size, n)
 
 
-def _check_blocks(report: ShardReport, arrays: dict[str, zarr.Array], attrs: dict[str, Any], schema: Schema) -> None:
+def _check_commit(
+    report: ShardReport, arrays: dict[str, zarr.Array], attrs: dict[str, Any], commit: bool
+) -> np.ndarray | None:
+    """Every block written and, with ``commit``, the shard committed with the checksum of its block checksums.
+
+    :returns: the stored block checksums (0: unwritten), None when there are none to read.
+    """
     if "block_checksum" not in arrays or "num_samples" not in attrs or "block_size" not in attrs:
-        return
+        return None
     try:
         stored = np.asarray(arrays["block_checksum"][:])
     except Exception as exc:
         report.fail("chunk.readable", "block_checksum", f"cannot read ({type(exc).__name__}: {exc})")
-        return
+        return None
     unwritten = int((stored == 0).sum())
     if unwritten:
         report.fail(
@@ -279,10 +309,27 @@ def _check_blocks(report: ShardReport, arrays: dict[str, zarr.Array], attrs: dic
             None,
             f"{unwritten} of {stored.size} blocks unwritten (interrupted run); rerun the same command to resume",
         )
-    elif attrs.get("status") != STATUS_COMPLETE:
+    elif commit and attrs.get("status") != STATUS_COMPLETE:
         report.fail("blocks.complete", None, f"status {attrs.get('status')!r}: never committed; rerun the same command")
-    elif attrs.get("checksum") != shard_checksum(stored):
+    elif commit and attrs.get("checksum") != shard_checksum(stored):
         report.fail("shard.checksum", "block_checksum", "block checksums differ from the committed shard checksum")
+    return stored
+
+
+def _check_data(
+    report: ShardReport,
+    arrays: dict[str, zarr.Array],
+    attrs: dict[str, Any],
+    schema: Schema,
+    stored: np.ndarray,
+    stats: StatsPass | None,
+) -> bool:
+    """Read every written block: its checksum, finite values, sensing timestamps; ids and ragged offsets over all.
+    Each block read whole is given to ``stats``.
+
+    :returns: True when every block was written and read.
+    """
+    whole = not (stored == 0).any()
     ragged = {r["dim"]: r for r in attrs.get("ragged", [])}
     sample_arrays = {k: a for k, a in arrays.items() if schema.variables[k].dims[0] in ("sample", *ragged)}
     times = np.asarray(arrays["time"][:]) if "time" in arrays else None
@@ -307,7 +354,10 @@ def _check_blocks(report: ShardReport, arrays: dict[str, zarr.Array], attrs: dic
             else:
                 data[name] = values
         if len(data) < len(sample_arrays):
+            whole = False
             continue
+        if stats is not None:
+            stats.add(data, [data["csi"][lo - start : hi - start] for lo, hi in stats.csi_ranges(start, stop)])
         if block_checksum(checksummed(data, schema)) != int(stored[b]):
             report.fail("blocks.checksum", None, f"block {b} (samples {start}..{stop - 1}): bytes differ from checksum")
         for name, values in data.items():
@@ -340,6 +390,7 @@ def _check_blocks(report: ShardReport, arrays: dict[str, zarr.Array], attrs: dic
         dup = all_ids.size - np.unique(all_ids).size
         if dup:
             report.fail("sample_id.unique", "sample_id", f"{dup} repeated sample ids")
+    return whole
 
 
 def _check_ragged(report: ShardReport, prefix: str, start: np.ndarray, count: np.ndarray, rows: int) -> None:

@@ -17,8 +17,7 @@ from wirelessdata.catalog import register_shard
 from wirelessdata.errors import WirelessDataError
 from wirelessdata.shard.layout import ShardLayout
 from wirelessdata.shard.lock import shard_locks
-from wirelessdata.shard.stats import shard_stats
-from wirelessdata.shard.store import STATUS_COMPLETE, Shard, create_shard, open_group
+from wirelessdata.shard.store import STATUS_COMPLETE, Shard, create_shard
 from wirelessdata.shard.validate import ShardReport, validate_shard
 
 
@@ -47,6 +46,7 @@ class ShardResult:
     blocks_written: int
     blocks_skipped: int
     checksum: str
+    """The shard checksum; empty when the shard was left uncommitted (a block did not read: see ``report``)."""
     report: ShardReport
 
     @property
@@ -65,11 +65,6 @@ when one failed for good (the others go on). An error that concerns every block 
 
 Mapper = Callable[[Callable[[str], Any], Sequence[str]], list[Any]]
 """``mapper(fn, urls) -> [fn(u) for u in urls]``, possibly in parallel (statistics and validation passes)."""
-
-
-def url_stats(url: str) -> dict[str, Any]:
-    """The statistics of the written shard at ``url`` (:func:`~wirelessdata.shard.stats.shard_stats`)."""
-    return shard_stats(open_group(url))
 
 
 def write_shards(
@@ -115,13 +110,20 @@ def write_shards(
                 on_block(block)
         if failed:
             raise _block_error(targets, pending, failed, attempts)
-        open_keys = [key for key, shard in shards.items() if shard.status != STATUS_COMPLETE]
-        stats = dict(zip(open_keys, mapper(url_stats, [targets[k].url for k in open_keys]), strict=True))
+        # a new shard is read once: its blocks checked and measured before the commit, the rest checked after it
+        new = [key for key, shard in shards.items() if shard.status != STATUS_COMPLETE]
+        kept = [key for key in shards if key not in new]
+        read = dict(zip(new, mapper(measure_blocks, [targets[k].url for k in new]), strict=True))
         checksums = {}
         for key, shard in shards.items():
-            checksums[key] = shard.commit(stats[key]) if key in stats else shard.group.attrs["checksum"]
+            if key not in read:
+                checksums[key] = str(shard.group.attrs["checksum"])
+            elif read[key].stats is not None:  # None: a block did not read; left uncommitted, the report says why
+                checksums[key] = shard.commit(read[key].stats)
             register_shard(root, targets[key].url)  # a remote root's catalog is ROOT/catalog.sqlite too
-        reports = mapper(validate_shard, [t.url for t in targets.values()])
+        urls = [targets[k].url for k in new], [targets[k].url for k in kept]
+        after = [*mapper(check_commit, urls[0]), *mapper(validate_shard, urls[1])]
+        reports = {k: _joined(read[k], r) if k in read else r for k, r in zip(new + kept, after, strict=True)}
     return [
         ShardResult(
             url=targets[key].url,
@@ -129,11 +131,29 @@ def write_shards(
             num_samples=shard.num_samples,
             blocks_written=written[key],
             blocks_skipped=targets[key].layout.num_blocks - written[key],
-            checksum=str(checksums[key]),
-            report=report,
+            checksum=checksums.get(key, ""),
+            report=reports[key],
         )
-        for (key, shard), report in zip(shards.items(), reports, strict=True)
+        for key, shard in shards.items()
     ]
+
+
+def measure_blocks(url: str) -> ShardReport:
+    """The pass over the blocks of the written, uncommitted shard at ``url``: the checks that read them, and the
+    statistics the commit records (:attr:`ShardReport.stats`)."""
+    return validate_shard(url, metadata=False, measure=True)
+
+
+def check_commit(url: str) -> ShardReport:
+    """The checks of the committed shard at ``url`` that do not read its blocks (documents, structure, coordinates,
+    status, checksum): the rest of its validation after :func:`measure_blocks`."""
+    return validate_shard(url, data=False)
+
+
+def _joined(before: ShardReport, after: ShardReport) -> ShardReport:
+    """The validation of a new shard from its two passes: the findings of both, each once."""
+    extra = [f for f in before.findings if f not in after.findings]
+    return ShardReport(after.shard, after.num_samples, after.status, after.findings + extra)
 
 
 def _block_error(
