@@ -254,13 +254,14 @@ class Shard:
 
         :returns: the shard checksum.
         """
-        pending = self.pending_blocks()
-        if pending:
+        stored = self.block_checksums()
+        pending = np.flatnonzero(stored == 0)
+        if pending.size:
             raise StoreError(
-                f"{self.url}: cannot commit, {len(pending)} of {self.num_blocks} blocks unwritten "
+                f"{self.url}: cannot commit, {pending.size} of {self.num_blocks} blocks unwritten "
                 f"(first: {pending[0]}); rerun the same command to finish them"
             )
-        checksum = shard_checksum(self.block_checksums())
+        checksum = shard_checksum(stored)
         try:
             # a group opened with its consolidated metadata writes it back with the new attributes, unchanged
             # (no array changed since it was made); only a group without it consolidates here
