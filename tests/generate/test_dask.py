@@ -83,3 +83,34 @@ def test_generate_killed_with_sigkill_resumes_to_identical_bytes(tmp_path):
     assert all(r.blocks_written + r.blocks_skipped == 16 for r in resumed)
     full = run_plan(DropSetPlan(drops, str(tmp_path / "f")))
     assert [r.checksum for r in resumed] == [r.checksum for r in full]
+
+
+@pytest.mark.slow
+def test_a_failing_plan_on_dask_stops_the_plans_not_started_and_is_raised(tmp_path, monkeypatch):
+    """run_plans on a cluster: the first error in plan order is raised once the running plans finish, the plans
+    before it are finished, and the plans not started when it failed are never started."""
+    from distributed import Client, LocalCluster
+
+    from wirelessdata.generate import run
+
+    spec = {"configs": [{"scenario": "UMa", "name": f"c{i}"} for i in range(6)]}
+    sets = drop_sets(spec, {**SMALL_OVERRIDES, "samples": 4, "bands": ["sub6"], "multiband": "independent"})
+    plans = [DropSetPlan(d, str(tmp_path)) for d in sets]
+    real = run.run_plan
+
+    def fail_second(plan, *args):
+        if plan is plans[1]:
+            raise WirelessDataError("plan c1: injected")
+        return real(plan, *args)
+
+    monkeypatch.setattr(run, "run_plan", fail_second)
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        pytest.raises(WirelessDataError, match="plan c1: injected"),
+    ):
+        run_plans(plans, client=client)
+    assert (tmp_path / "c0-sub6.zarr").exists() and not (tmp_path / "c1-sub6.zarr").exists()
+    # c2 may have started in c1's thread as it failed; c3 onwards were dropped at once, not after c0 finished
+    assert not any((tmp_path / f"c{i}-sub6.zarr").exists() for i in (3, 4, 5))
+    assert run_plan(plans[0])[0].blocks_written == 0  # c0 was finished

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from wirelessdata.errors import WirelessDataError
@@ -276,17 +276,19 @@ def run_plans(
     process-wide). On a Dask client several run at once, one driver thread each, as many as the cluster has task
     slots plus one: a drawn corpus is many small configurations of a block or two, and one at a time would leave
     every worker but one idle while the driver finishes a shard. A failing plan stops the plans not started yet;
-    the ones started finish (their shards stay valid) and the first error in plan order is raised. A rerun resumes.
+    the ones started finish (their shards stay valid) and the first error in plan order is raised; an interrupt
+    (Ctrl-C) does not wait for them. A rerun resumes.
     """
     if client is None or len(plans) < 2:
         return [r for plan in plans for r in run_plan(plan, overwrite, on_block, client)]
     for plan in plans:  # their models built here, in order, rather than by the plan threads at once
         _ = plan.shards
-    in_flight = sum(_task_slots(client).values()) + 1
-    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="wirelessdata-plan") as pool:
-        futures = [pool.submit(run_plan, plan, overwrite, on_block, client) for plan in plans]
-        try:
-            return [r for future in futures for r in future.result()]
-        finally:
-            for future in futures:
-                future.cancel()  # the plans not started; the pool then waits for the running ones
+    pool = ThreadPoolExecutor(max_workers=sum(_task_slots(client).values()) + 1, thread_name_prefix="wirelessdata-plan")
+    futures = [pool.submit(run_plan, plan, overwrite, on_block, client) for plan in plans]
+    try:
+        wait(futures, return_when=FIRST_EXCEPTION)
+    except KeyboardInterrupt:  # stop now: the running plans end when the caller closes the client
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(cancel_futures=True)  # after an error: the plans not started are dropped, the running ones finish
+    return [r for future in futures for r in future.result()]  # the first error in plan order is raised

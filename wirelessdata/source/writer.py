@@ -2,9 +2,10 @@
 
 The lifecycle: lock the shards (a second writer gets a one-line "locked by" error), create them or reopen them
 for a resume, write each pending block into its own regions (a block runner decides where and how: in this
-process, on Dask workers, with a read-ahead thread), commit with the shard's statistics and checksum,
-register in the catalog of a local dataset root, validate. A block that is already written is never rewritten;
-a rerun of the same command resumes at the first unwritten block.
+process, on Dask workers, with a read-ahead thread), read every block once to check it and measure the shard's
+statistics, commit with those statistics and the checksum, register in the catalog of the dataset root, check the
+rest of the shard (its documents, coordinates and commit) without reading its blocks again. A block that is already
+written is never rewritten; a rerun of the same command resumes at the first unwritten block.
 """
 
 from __future__ import annotations
