@@ -130,6 +130,13 @@ def read_slices(requests: Sequence[tuple[zarr.Array, int, int]], shard: str) -> 
     return out  # type: ignore[return-value]
 
 
+def read_whole(arrays: Sequence[zarr.Array]) -> list[np.ndarray | BaseException]:
+    """Every element of each of ``arrays`` through Zarr (a missing chunk reads as the fill value), or the exception
+    reading it raised; all in one event-loop round trip (each round trip costs about 0.1 ms of thread hand-overs
+    here, a small array read alone about 0.5 ms)."""
+    return sync(_read_all([(array, 0, array.shape[0]) for array in arrays]))
+
+
 async def _read_all(requests: Sequence[tuple[zarr.Array, int, int]]) -> list[np.ndarray | BaseException]:
     reads = [array.async_array.getitem(slice(a, b)) for array, a, b in requests]
     got = await asyncio.gather(*reads, return_exceptions=True)

@@ -33,7 +33,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
 from wirelessdata.errors import ConfigError, StoreError
-from wirelessdata.shard.read import read_slices
+from wirelessdata.shard.read import read_slices, read_whole
 from wirelessdata.shard.schema import Schema, load_schema
 from wirelessdata.shard.stats import StatsPass
 from wirelessdata.shard.store import (
@@ -267,14 +267,11 @@ def _check_structure(
 
 def _check_coords(report: ShardReport, arrays: dict[str, zarr.Array]) -> None:
     schema = load_schema()
-    for name, arr in arrays.items():
+    names = [n for n in arrays if not schema.variables[n].per_sample and n != "block_checksum"]
+    for name, values in zip(names, read_whole([arrays[n] for n in names]), strict=True):
         spec = schema.variables[name]
-        if spec.per_sample or spec.name == "block_checksum":
-            continue
-        try:
-            values = np.asarray(arr[...])
-        except Exception as exc:
-            report.fail("chunk.readable", name, f"cannot read ({type(exc).__name__}: {exc})")
+        if isinstance(values, BaseException):
+            report.fail("chunk.readable", name, f"cannot read ({type(values).__name__}: {values})")
             continue
         if spec.finite and not np.isfinite(values).all():
             report.fail("values.finite", name, "non-finite values")
