@@ -56,7 +56,11 @@ def new_group(
     :param ready: the group attributes once they are (written last, with the consolidated metadata).
     :raises OSError: the store refused a write.
     """
-    metadata = {spec.name: _array_metadata(spec, layout, variables, target) for spec in sorted(variables, key=_name)}
+    coordinates = " ".join(v.name for v in variables if v.coordinate and v.name not in v.dims)
+    metadata = {
+        spec.name: _array_metadata(spec, layout, coordinates, target)
+        for spec in sorted(variables, key=lambda v: v.name)
+    }
     final = GroupMetadata(attributes=ready, consolidated_metadata=ConsolidatedMetadata(metadata=dict(metadata)))
     files = {
         GROUP_DOCUMENT: _document(final),
@@ -67,30 +71,24 @@ def new_group(
     return zarr.Group(zarr.AsyncGroup(metadata=final, store_path=where))
 
 
-def _name(spec: VariableSpec) -> str:
-    return spec.name
-
-
 def _document(metadata: GroupMetadata | ArrayV3Metadata) -> bytes:
     """The ``zarr.json`` of ``metadata``, as Zarr writes it."""
     return metadata.to_buffer_dict(default_buffer_prototype())[GROUP_DOCUMENT].to_bytes()
 
 
-def _array_metadata(
-    spec: VariableSpec, layout: ShardLayout, variables: list[VariableSpec], target: int
-) -> ArrayV3Metadata:
+def _array_metadata(spec: VariableSpec, layout: ShardLayout, coordinates: str, target: int) -> ArrayV3Metadata:
     """The Zarr metadata of array ``spec`` in a new shard of ``layout``: shape, chunks (``target`` bytes at most
-    along ``sample``), codecs, fill value, dimension names, units and coordinates.
+    along ``sample``), codecs, fill value, dimension names, units and, for a per-sample variable, ``coordinates``
+    (the names of the per-sample coordinates, space-separated, as CF and xarray read them).
 
     Built as ``zarr.create_array`` builds it (the same document, ``tests/shard/test_store.py`` compares them),
     without its store round trips: some twenty arrays a shard, which made creation cost more than Sionna spends
     on a small configuration.
     """
     shape = _shape(spec, layout)
-    coord_names = [v.name for v in variables if v.coordinate and v.name not in v.dims]
     attributes: dict[str, Any] = {"units": spec.units, "long_name": spec.long_name}
-    if spec.per_sample and spec.name not in coord_names:
-        attributes["coordinates"] = " ".join(coord_names)
+    if spec.per_sample and spec.name not in coordinates.split():
+        attributes["coordinates"] = coordinates
     return ArrayV3Metadata(
         shape=shape,
         data_type=parse_dtype(spec.dtype, zarr_format=3),

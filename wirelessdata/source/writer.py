@@ -122,9 +122,9 @@ def write_shards(
             elif read[key].stats is not None:  # None: a block did not read; left uncommitted, the report says why
                 checksums[key] = shard.commit(read[key].stats)
             register_shard(root, targets[key].url)  # a remote root's catalog is ROOT/catalog.sqlite too
-        urls = [targets[k].url for k in new], [targets[k].url for k in kept]
-        after = [*mapper(check_commit, urls[0]), *mapper(validate_shard, urls[1])]
-        reports = {k: _joined(read[k], r) if k in read else r for k, r in zip(new + kept, after, strict=True)}
+        reports = dict(zip(new, mapper(check_commit, [targets[k].url for k in new]), strict=True))
+        reports = {k: _joined(read[k], r) for k, r in reports.items()}
+        reports.update(zip(kept, mapper(validate_shard, [targets[k].url for k in kept]), strict=True))
     return [
         ShardResult(
             url=targets[key].url,
