@@ -1,7 +1,8 @@
 """Shard store figures, printed as ratios against numpy references measured in the same run.
 
 - write: shard write MB/s (checksums, fsync and done markers included) / np.save + fsync of the same bytes, each
-  started with no writeback pending (``os.sync`` outside the timing).
+  started with no writeback pending (``os.sync`` outside the timing), and the CPU seconds each takes (what a write
+  takes from a generator computing beside it).
 - read: one random sample and a random batch of 64 through ShardReader / numpy memmap of the same CSI,
   with the zarr-python and the zarrs codec pipelines, and a batch read as 4 contiguous runs of 16.
 
@@ -15,6 +16,7 @@ import os
 import shutil
 import statistics
 import tempfile
+import time
 
 import numpy as np
 from timing import median_time
@@ -62,12 +64,16 @@ def main() -> None:
 
         # interleave the two so that drifting disk speed hits both alike; each starts with nothing left to flush
         # (os.sync outside the timing), else one pays for the other's pending writeback
-        t_shard, t_np = [], []
+        t_shard, t_np, cpu_shard, cpu_np = [], [], [], []
         for _ in range(args.repeats):
             os.sync()
+            began = time.process_time()
             t_np.append(median_time(write_numpy, 1))
+            cpu_np.append(time.process_time() - began)
             os.sync()
+            began = time.process_time()
             t_shard.append(median_time(write_shard, 1))
+            cpu_shard.append(time.process_time() - began)
         ws, wn = statistics.median(t_shard), statistics.median(t_np)
         pairs = sorted(n / s for n, s in zip(t_np, t_shard, strict=True))
         print(f"data: {args.samples} samples of CSI {tuple(sizes.values())} complex64 + labels, {nbytes / 1e6:.0f} MB")
@@ -75,6 +81,11 @@ def main() -> None:
             f"write  shard {nbytes / ws / 1e6:7.0f} MB/s   np.save+fsync {nbytes / wn / 1e6:7.0f} MB/s   "
             f"ratio {wn / ws:.2f}  (goal >= 0.8); ratio of each interleaved pair {pairs[0]:.2f}..{pairs[-1]:.2f} "
             "(this disk's speed swings between runs: compare pairs)"
+        )
+        print(
+            f"CPU seconds of a write (all threads): shard {statistics.median(cpu_shard):.3f}, np.save+fsync "
+            f"{statistics.median(cpu_np):.3f} (a new page of the page cache costs CPU; the shard's raw chunk "
+            "files go around it with O_DIRECT where the filesystem allows)"
         )
 
         url = written[-1]

@@ -41,11 +41,11 @@ def full_disk_write(code: int, first_chunk: int):
     directory not writable)."""
     original = chunks.write_partial
 
-    def write(path, data):
+    def write(path, data, direct=False):
         folder, name = os.path.split(path)
         if os.path.basename(folder) == "csi" and name.startswith("c.") and int(name.split(".")[1]) >= first_chunk:
             raise OSError(code, os.strerror(code), f"{path}.partial")
-        return original(path, data)
+        return original(path, data, direct)
 
     return write
 

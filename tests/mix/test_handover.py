@@ -103,7 +103,8 @@ def test_a_gone_dataset_is_forgotten(manifest):
 
 
 class DyingDataset(MixtureDataset):
-    """Its worker 1 is killed (SIGKILL) after its first batch."""
+    """Its worker 1 is killed (SIGKILL) when asked for its third batch: the main process asks for that only once
+    batches have arrived (two requests a worker are in flight at first), so that some did before the death."""
 
     def __iter__(self):
         import os
@@ -112,7 +113,7 @@ class DyingDataset(MixtureDataset):
         from torch.utils.data import get_worker_info
 
         for i, batch in enumerate(super().__iter__()):
-            if i == 1 and get_worker_info().id == 1:
+            if i == 2 and get_worker_info().id == 1:
                 os.kill(os.getpid(), signal.SIGKILL)
             yield batch
 

@@ -8,8 +8,8 @@ import pytest
 import zarr
 
 from conftest import write_synthetic
-from wirelessdata.shard import store
-from wirelessdata.shard.chunks import ChunkFiles
+from wirelessdata.shard import chunks, store
+from wirelessdata.shard.chunks import ChunkError, ChunkFiles
 
 
 def _files(root):
@@ -48,8 +48,6 @@ def test_write_refuses_part_of_a_chunk(tmp_path):
 
 
 def test_parallel_read_equals_serial(tmp_path, monkeypatch):
-    from wirelessdata.shard import chunks
-
     write_synthetic(str(tmp_path / "s.zarr"), num_samples=40, block_size=8)
     files = ChunkFiles.of(zarr.open_group(str(tmp_path / "s.zarr"))["csi"], "s")
     stored = zarr.open_group(str(tmp_path / "s.zarr"))["csi"][...]
@@ -59,3 +57,71 @@ def test_parallel_read_equals_serial(tmp_path, monkeypatch):
         out = np.empty((idx.size, *files.sample_shape), files.dtype)
         files.read_into(idx, out, threads)
         np.testing.assert_array_equal(out, stored[idx])
+
+
+ALIGNED = {"time": 4, "subcarrier": 16, "bs_ant": 8}  # 4,096 bytes a sample of CSI: O_DIRECT reads qualify
+
+
+def _spy(monkeypatch, owner, name):
+    """Wrap ``owner.name`` so that its results are recorded; returns the list of results."""
+    results, original = [], getattr(owner, name)
+
+    def spied(*args, **kwargs):
+        results.append(original(*args, **kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(owner, name, spied)
+    return results
+
+
+def _refuse_direct(monkeypatch):
+    """A filesystem without O_DIRECT: ``os.open`` with the flag fails with EINVAL, as on such filesystems."""
+    import errno
+
+    original = os.open
+
+    def open_(path, flags, *args, **kwargs):
+        if flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
+        return original(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_)
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_direct_io_holds_zarrs_bytes_and_reads_them_back(tmp_path, monkeypatch, refused):
+    """Chunk files written and read with O_DIRECT (page-cache-free) hold Zarr's bytes; where the filesystem
+    refuses O_DIRECT the same bytes go through the page cache."""
+    from wirelessdata.shard.read import read_slices
+
+    kw = {"num_samples": 21, "block_size": 8, "sizes": ALIGNED}
+    with monkeypatch.context() as m:
+        m.setattr(store.ChunkFiles, "of", classmethod(lambda cls, array, shard: None))
+        write_synthetic(str(tmp_path / "zarr.zarr"), **kw)
+    if refused:
+        _refuse_direct(monkeypatch)
+    written = _spy(monkeypatch, chunks, "direct_write")
+    write_synthetic(str(tmp_path / "direct.zarr"), **kw)
+    assert any(written) is not refused  # the CSI went straight to the disk, or through the page cache
+    for name in _files(tmp_path / "zarr.zarr"):
+        assert filecmp.cmp(tmp_path / "direct.zarr" / name, tmp_path / "zarr.zarr" / name, shallow=False), name
+    csi = zarr.open_group(str(tmp_path / "direct.zarr"))["csi"]
+    read = _spy(monkeypatch, chunks.ChunkFiles, "_read_direct")
+    for a, b in [(0, 21), (3, 13), (16, 21), (5, 5)]:  # across chunks, from inside one, the edge chunk, none
+        (got,) = read_slices([(csi, a, b)], "direct")
+        np.testing.assert_array_equal(got, csi[a:b])
+        assert got.flags.c_contiguous
+    assert read and all(r is not refused for r in read)  # read straight from the disk, or from the mapped files
+
+
+def test_a_short_chunk_file_is_named_by_direct_reads(tmp_path):
+    write_synthetic(str(tmp_path / "s.zarr"), num_samples=16, block_size=8, sizes=ALIGNED)
+    csi = zarr.open_group(str(tmp_path / "s.zarr"))["csi"]
+    files = ChunkFiles.of(csi, "s")
+    path = tmp_path / "s.zarr" / "csi" / "c.1.0.0.0.0"
+    os.truncate(path, 4096)
+    with pytest.raises(ChunkError, match=r"s: chunk 1 of 'csi' \(samples \d+\.\.\d+\) cannot be read: .* holds 4096"):
+        files.read_range(0, 16)
+    os.remove(path)
+    with pytest.raises(ChunkError, match="No such file"):
+        files.read_range(0, 16)

@@ -248,7 +248,8 @@ class MultiBandEngine:
         if self.cfg.los_policy != "random":
             return [self.cfg.los_policy == "los"] * len(self.channels)
         probe = self.channels[0]
-        self._set_topology(probe, topology, False)
+        probe.reset_topology()  # the geometry alone (no LSPs drawn): every band's own set_topology follows
+        probe._scenario.set_topology(**topology, los=False)
         probability = probe._scenario.los_probability
         uniform = torch.as_tensor(drops.los_uniform, dtype=probability.dtype, device=self.device)
         rows = [0] * len(self.channels) if self.cfg.multiband == "correlated" else range(len(self.channels))

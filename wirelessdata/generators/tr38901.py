@@ -220,7 +220,7 @@ def _band_arrays(cfg: Tr38901Config, engine: MultiBandEngine, results: list[dict
         k_db = 10 * np.log10(result["k_factor"].cpu().numpy())
         best_beam, path_gain_db = beams_and_gain(csi, engine.bs_ant_pos(b), cfg.bs_array, band.carrier_frequency_hz)
         out = {
-            "csi": np.ascontiguousarray(csi.cpu().numpy(), dtype=np.complex64),  # a copy only when needed
+            "csi": np.ascontiguousarray(csi.contiguous().cpu().numpy(), dtype=np.complex64),  # torch copies in parallel
             "los": los,
             "distance_m": result["distance_m"].cpu().numpy().astype(np.float32),
             "path_gain_db": path_gain_db,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -103,9 +104,10 @@ async def _get_all(reads: list[tuple[Any, slice]]) -> list[np.ndarray]:
 def read_slices(requests: Sequence[tuple[zarr.Array, int, int]], shard: str) -> list[np.ndarray | BaseException]:
     """Rows ``[a, b)`` (first axis) of each ``(array, a, b)`` in ``requests``, or the exception reading them raised.
 
-    Arrays whose chunk files hold raw samples (:meth:`ChunkFiles.of`) are copied from those files; the others are
-    read through Zarr, all requests in flight at once (one event-loop round trip). Whole-shard passes (statistics,
-    validation) read each block this way: Zarr's per-array work is most of the time of a small shard.
+    Arrays whose chunk files hold raw samples (:meth:`ChunkFiles.of`) are read from those files
+    (:meth:`ChunkFiles.read_range`: straight from the disk where it can); the others are read through Zarr, all
+    requests in flight at once (one event-loop round trip). Whole-shard passes (statistics, validation) read each
+    block this way (:func:`read_ahead`): Zarr's per-array work is most of the time of a small shard.
 
     :param shard: the shard's name, for the errors of damaged chunk files.
     """
@@ -116,18 +118,34 @@ def read_slices(requests: Sequence[tuple[zarr.Array, int, int]], shard: str) -> 
         if files is None:
             through_zarr.append(i)
             continue
-        rows = np.empty((b - a, *files.sample_shape), files.dtype)
         try:
-            files.read_into(np.arange(a, b), rows)
+            out[i] = files.read_range(a, b)
         except Exception as exc:  # a damaged chunk file: ChunkError, IndexError
             out[i] = exc
-        else:
-            out[i] = rows
     if through_zarr:
         read = sync(_read_all([requests[i] for i in through_zarr]))
         for i, value in zip(through_zarr, read, strict=True):
             out[i] = value
     return out  # type: ignore[return-value]
+
+
+def read_ahead(
+    blocks: Iterable[Sequence[tuple[zarr.Array, int, int]]], shard: str
+) -> Iterator[list[np.ndarray | BaseException]]:
+    """:func:`read_slices` of each item of ``blocks``, in order, the next one read in a background thread while the
+    caller works on the current one: a whole-shard pass (validation, statistics) then waits on the disk only where
+    its checks are faster than the reads (direct reads and Zarr's I/O release the GIL). Two items are in memory
+    at a time.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wirelessdata-read") as pool:
+        reading: Future | None = None
+        for requests in blocks:
+            upcoming = pool.submit(read_slices, requests, shard)
+            if reading is not None:
+                yield reading.result()
+            reading = upcoming
+        if reading is not None:
+            yield reading.result()
 
 
 def read_whole(arrays: Sequence[zarr.Array]) -> list[np.ndarray | BaseException]:

@@ -228,14 +228,14 @@ class StatsPass:
 
 
 def shard_stats(group: zarr.Group) -> dict[str, Any]:
-    """Distributions of a shard, read block by block (never the whole shard) by ``read_slices``: the
+    """Distributions of a shard, read block by block (never the whole shard) by ``read_ahead``: the
     :meth:`StatsPass.result` of its blocks.
 
     :param group: an open shard (attrs ``num_samples``, ``block_size``; ``carrier_frequency_hz`` for Doppler).
     :returns: ``{"version", "num_samples", "csi_chunk_stride", "metrics": {name: summary}}``
         (``csi_chunk_stride``: one CSI chunk in this many was measured).
     """
-    from wirelessdata.shard.read import read_slices  # zarr's readers: not needed by the catalog's queries
+    from wirelessdata.shard.read import read_ahead  # zarr's readers: not needed by the catalog's queries
 
     attrs = group.attrs.asdict()
     arrays = dict(group.arrays())
@@ -243,11 +243,14 @@ def shard_stats(group: zarr.Group) -> dict[str, Any]:
     measure = StatsPass(attrs, None if csi is None else int(csi.chunks[0]))
     labels = {var: arrays[var] for var in LABEL_VARIABLES if var in arrays}
     block_size = int(attrs["block_size"])
-    for start in range(0, measure.num_samples, block_size):
-        stop = min(start + block_size, measure.num_samples)
-        ranges = measure.csi_ranges(start, stop)
-        requests = [(a, start, stop) for a in labels.values()] + [(csi, a, b) for a, b in ranges]
-        got = read_slices(requests, str(group.store_path))
+    blocks = [
+        (start, min(start + block_size, measure.num_samples)) for start in range(0, measure.num_samples, block_size)
+    ]
+    requests = (
+        [(a, start, stop) for a in labels.values()] + [(csi, a, b) for a, b in measure.csi_ranges(start, stop)]
+        for start, stop in blocks
+    )
+    for got in read_ahead(requests, str(group.store_path)):
         for value in got:
             if isinstance(value, BaseException):
                 raise value

@@ -33,7 +33,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
 from wirelessdata.errors import ConfigError, StoreError
-from wirelessdata.shard.read import read_slices, read_whole
+from wirelessdata.shard.read import read_ahead, read_whole
 from wirelessdata.shard.schema import Schema, load_schema
 from wirelessdata.shard.stats import StatsPass
 from wirelessdata.shard.store import (
@@ -335,17 +335,16 @@ def _check_data(
     offsets: dict[str, list[np.ndarray]] = {}
     bad_finite: dict[str, int] = {}
     bad_time: dict[str, int] = {}
-    for b, start, stop in _blocks(attrs):
-        if stored[b] == 0:
-            continue  # unwritten (reported above): its chunk files need not exist yet
+    caps = {  # rows per sample
+        name: int(ragged[dim]["capacity_per_sample"]) if (dim := schema.variables[name].dims[0]) in ragged else 1
+        for name in sample_arrays
+    }
+    names = list(sample_arrays)
+    written = [(b, start, stop) for b, start, stop in _blocks(attrs) if stored[b] != 0]  # unwritten ones reported
+    requests = ([(sample_arrays[n], start * caps[n], stop * caps[n]) for n in names] for _, start, stop in written)
+    for (b, start, stop), got in zip(written, read_ahead(requests, report.shard), strict=True):
         data: dict[str, np.ndarray] = {}
-        caps = {
-            name: int(ragged[dim]["capacity_per_sample"]) if (dim := schema.variables[name].dims[0]) in ragged else 1
-            for name in sample_arrays
-        }
-        names = list(sample_arrays)
-        requests = [(sample_arrays[n], start * caps[n], stop * caps[n]) for n in names]  # cap rows per sample
-        for name, values in zip(names, read_slices(requests, report.shard), strict=True):
+        for name, values in zip(names, got, strict=True):
             if isinstance(values, BaseException):
                 report.fail("chunk.readable", name, f"block {b}: cannot read ({type(values).__name__}: {values})")
             else:
