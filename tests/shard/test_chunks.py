@@ -125,3 +125,25 @@ def test_a_short_chunk_file_is_named_by_direct_reads(tmp_path):
     os.remove(path)
     with pytest.raises(ChunkError, match="No such file"):
         files.read_range(0, 16)
+
+
+def test_the_process_keeps_at_most_mapped_files_and_a_reader_drops_its_own(tmp_path, monkeypatch):
+    import gc
+
+    write_synthetic(str(tmp_path / "s.zarr"), num_samples=40, block_size=8)
+    csi = zarr.open_group(str(tmp_path / "s.zarr"))["csi"]
+    monkeypatch.setattr(chunks, "MAPPED_FILES", 3)
+    monkeypatch.setattr(chunks, "_MAPPINGS", type(chunks._MAPPINGS)())
+    files, other = ChunkFiles.of(csi, "s"), ChunkFiles.of(csi, "s")
+    idx = np.arange(40)[::-1]  # every chunk, the last one first
+    out = np.empty((40, *files.sample_shape), files.dtype)
+    files.read_into(idx, out)
+    np.testing.assert_array_equal(out, csi[idx])
+    assert len(chunks._MAPPINGS) == 3  # the least recently used went
+    other.read_into(np.arange(8), out[:8])
+    assert len(chunks._MAPPINGS) == 3 and sum(key[0] == other._token for key in chunks._MAPPINGS) == 1
+    files.close()
+    assert list(chunks._MAPPINGS) == [(other._token, 0)]
+    del other
+    gc.collect()
+    assert not chunks._MAPPINGS

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import mmap
 import os
 import secrets
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,8 +39,12 @@ from zarr.storage import LocalStore
 
 from wirelessdata.errors import StoreError
 
-MAPPED_BYTES = 1 << 30
-"""Bytes of chunk files a :class:`ChunkFiles` keeps mapped (least recently used unmapped first)."""
+MAPPED_FILES = 8192
+"""Chunk files this process keeps mapped, over all :class:`ChunkFiles` (least recently used unmapped first). Each
+mapping is one of the process's memory maps (Linux allows 65,530 by default: a limit per reader let a mixture of a
+few hundred shards run out of them), and a mapped file's pages are page cache, which the kernel reclaims as it
+needs: the limit is not in bytes (one of 1 GiB per reader made a corpus larger than that map its files again every
+epoch, 0.6x the rate of one that fits)."""
 
 PARALLEL_BYTES = 4 << 20
 """A parallel :meth:`ChunkFiles.read_into` gives each thread at least this many bytes (less is not worth a
@@ -52,6 +58,17 @@ DIRECT_BUFFER = 4 << 20
 """Bytes of each thread's aligned buffer for direct writes (a multiple of :data:`DIRECT_ALIGN`)."""
 
 _POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_MAPPINGS: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()  # (reader token, chunk) -> its mapped file
+_MAPPINGS_LOCK = threading.Lock()
+_TOKENS = itertools.count()
+
+
+def _after_fork() -> None:
+    global _MAPPINGS_LOCK
+    _MAPPINGS_LOCK = threading.Lock()  # a forked child (a DataLoader worker) never waits on a parent thread's lock
+
+
+os.register_at_fork(after_in_child=_after_fork)
 _THREAD = threading.local()
 
 
@@ -90,8 +107,9 @@ def chunk_error(shard: str, array: str, chunk: int, chunk_samples: int, num_samp
 class ChunkFiles:
     """Samples of an uncompressed, first-axis-chunked Zarr v3 array on a local store, read from its chunk files.
 
-    Build with :meth:`of`. Keeps up to :data:`MAPPED_BYTES` of chunk files mapped, across calls (a DataLoader
-    worker inherits the mappings of a forked parent; a pickled copy starts with none); :meth:`close` drops them.
+    Build with :meth:`of`. Keeps the chunk files it reads mapped, across calls, up to :data:`MAPPED_FILES` in the
+    process (a DataLoader worker inherits the mappings of a forked parent; a pickled copy starts with none);
+    :meth:`close`, or the reader's end, drops them.
 
     :param shard: the shard's name, for error messages.
     """
@@ -105,7 +123,12 @@ class ChunkFiles:
         self.sample_bytes = int(np.prod(self.sample_shape, dtype=np.int64)) * self.dtype.itemsize
         self.chunk_bytes = self.chunk * self.sample_bytes
         self.fill_value = array.metadata.fill_value
-        self._mapped: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._start_mapping()
+
+    def _start_mapping(self) -> None:
+        """A token of its own in the process's mappings, dropped with the reader."""
+        self._token, self._chunks = next(_TOKENS), set()
+        weakref.finalize(self, _unmap, self._token, self._chunks)
 
     @classmethod
     def of(cls, array: zarr.Array, shard: str) -> ChunkFiles | None:
@@ -241,16 +264,22 @@ class ChunkFiles:
 
     def close(self) -> None:
         """Unmap the chunk files (each mapping goes once no copy of it is referenced)."""
-        self._mapped.clear()
+        _unmap(self._token, self._chunks)
 
     def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__ | {"_mapped": OrderedDict()}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_token", "_chunks")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._start_mapping()
 
     def _map(self, chunk: int) -> np.ndarray:
         """uint8 [chunk samples, sample bytes]: ``chunk``'s file mapped, its size checked when it is mapped."""
-        if chunk in self._mapped:
-            self._mapped.move_to_end(chunk)
-            return self._mapped[chunk]
+        key = (self._token, chunk)
+        with _MAPPINGS_LOCK:
+            if key in _MAPPINGS:
+                _MAPPINGS.move_to_end(key)
+                return _MAPPINGS[key]
         path = os.path.join(self.directory, self.encode((chunk,) + (0,) * (self.ndim - 1)))
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -263,13 +292,23 @@ class ChunkFiles:
             view = np.frombuffer(mmap.mmap(fd, size, prot=mmap.PROT_READ), np.uint8).reshape(self.chunk, -1)
         finally:
             os.close(fd)
-        self._mapped[chunk] = view
-        while len(self._mapped) * self.chunk_bytes > MAPPED_BYTES and len(self._mapped) > 1:
-            self._mapped.popitem(last=False)
+        with _MAPPINGS_LOCK:
+            _MAPPINGS[key] = view
+            self._chunks.add(chunk)
+            while len(_MAPPINGS) > MAPPED_FILES:
+                _MAPPINGS.popitem(last=False)  # its reader's _chunks may still name it: _unmap skips it then
         return view
 
     def _error(self, chunk: int, why: str) -> ChunkError:
         return chunk_error(self.shard, self.name, chunk, self.chunk, self.num_samples, why)
+
+
+def _unmap(token: int, chunks: set[int]) -> None:
+    """Drop the mappings of the reader with ``token`` (its ``chunks``) from the process's mappings."""
+    with _MAPPINGS_LOCK:
+        for chunk in chunks:
+            _MAPPINGS.pop((token, chunk), None)
+        chunks.clear()
 
 
 def write_partial(path: str, data: memoryview, direct: bool = False) -> str:
