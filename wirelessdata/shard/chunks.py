@@ -1,18 +1,22 @@
 """Samples read from and written to the chunk files of an uncompressed array, and the error for a damaged chunk.
 
-CSI is stored without a compressor (``docs/store.md``): a chunk file of such an array holds the chunk's
-samples as raw C-order bytes. Chunk files are memory-mapped read-only and kept mapped (least recently used
-unmapped first), so samples ``[a, b)`` of one chunk are one copy from the page cache into the caller's buffer,
-as a numpy memmap gather costs (measured here: ``os.preadv`` of the same bytes reaches about 0.5-0.7 of it,
-``benchmarks/loader.py``). A mapped file must not be truncated while mapped (the process would get SIGBUS).
-:meth:`ChunkFiles.of` says whether an array qualifies (a local store, Zarr v3, the ``bytes`` codec alone in the
-machine's byte order, chunked along the first axis only); other arrays (compressed, sharded, remote) are read
+CSI is stored without a compressor (``docs/store.md``): a chunk file of such an array holds the chunk's samples as
+raw C-order bytes. Chunk files are memory-mapped read-only and kept mapped (least recently used unmapped first,
+:data:`MAPPED_FILES` in the process), so samples ``[a, b)`` of one chunk are one copy from the page cache into the
+caller's buffer, as a numpy memmap gather costs (measured here: ``os.preadv`` of the same bytes reaches about
+0.5-0.7 of it, ``benchmarks/loader.py``). A mapped file must not be truncated while mapped (the process would get
+SIGBUS). :meth:`ChunkFiles.of` says whether an array qualifies (a local store, Zarr v3, the ``bytes`` codec alone in
+the machine's byte order, chunked along the first axis only); other arrays (compressed, sharded, remote) are read
 through Zarr by the caller.
 
 Writes of whole chunks take the same way back (:meth:`ChunkFiles.write`, then :func:`publish`): the samples'
 bytes go to a temporary file beside each chunk file, which is fsynced and renamed over it, as Zarr's local store
 does, without Zarr's codec pipeline and its copies (about 3x less time for a block of CSI). The bytes are those
-Zarr writes, an edge chunk padded with the fill value (tests/shard/test_chunks.py compares them).
+Zarr writes, an edge chunk padded with the fill value (tests/shard/test_chunks.py compares them). Chunk files of
+a multiple of :data:`DIRECT_ALIGN` bytes are written with ``O_DIRECT`` (:func:`direct_write`), and whole-shard passes
+read them back the same way (:meth:`ChunkFiles.read_range`): neither fills the page cache, whose new pages cost
+this project's virtual machine about 3 ms of CPU per MB (``docs/store.md``). A filesystem without ``O_DIRECT``
+gets the same bytes through the page cache.
 """
 
 from __future__ import annotations
