@@ -187,33 +187,33 @@ class ChunkFiles:
             future.result()
 
     def read_range(self, start: int, stop: int) -> np.ndarray:
-        """Samples ``[start, stop)`` in a new array, read once from the disk: with ``O_DIRECT`` where the sample
-        size is a multiple of :data:`DIRECT_ALIGN` and the filesystem takes it, so that a whole-shard pass
-        (validation, statistics) neither fills the page cache nor pays for its pages (:func:`direct_write`);
-        otherwise copied from the mapped files (:meth:`read_into`). A missing or short chunk file raises
+        """Samples ``[start, stop)`` in a new array, read once from their chunk files (not mapped): with
+        ``O_DIRECT`` where the sample size is a multiple of :data:`DIRECT_ALIGN` and the filesystem takes it, so
+        that a whole-shard pass (validation, statistics) neither fills the page cache nor pays for its pages
+        (:func:`direct_write`); otherwise through the page cache. A missing or short chunk file raises
         :class:`ChunkError`.
         """
         if not 0 <= start <= stop <= self.num_samples:
             raise IndexError(f"{self.shard}: samples {start}..{stop - 1} outside 0..{self.num_samples - 1}")
         out = _aligned_empty((stop - start, *self.sample_shape), self.dtype)
-        if stop == start:
-            return out
-        if not (getattr(os, "O_DIRECT", 0) and self.sample_bytes % DIRECT_ALIGN == 0 and self._read_direct(start, out)):
-            self.read_into(np.arange(start, stop), out)
+        direct = getattr(os, "O_DIRECT", 0) if self.sample_bytes % DIRECT_ALIGN == 0 else 0
+        if stop > start and not (direct and self._read_files(start, out, direct)):
+            self._read_files(start, out, 0)
         return out
 
-    def _read_direct(self, start: int, out: np.ndarray) -> bool:
-        """Fill ``out`` (aligned) with the samples from ``start`` on by ``O_DIRECT`` reads of their chunk files;
-        False when the filesystem refuses them (nothing to trust in ``out`` then)."""
+    def _read_files(self, start: int, out: np.ndarray, flags: int) -> bool:
+        """Fill ``out`` with the samples from ``start`` on, by ``pread`` of their chunk files opened with ``flags``
+        (``O_DIRECT`` needs ``out`` aligned); False when the filesystem refuses ``flags`` (EINVAL: nothing to trust
+        in ``out`` then)."""
         rows = out.reshape(out.shape[0], -1).view(np.uint8)
         stop = start + rows.shape[0]
         for chunk in range(start // self.chunk, -(-stop // self.chunk)):
             a, b = max(start, chunk * self.chunk), min(stop, (chunk + 1) * self.chunk)
             path = os.path.join(self.directory, self.encode((chunk,) + (0,) * (self.ndim - 1)))
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+                fd = os.open(path, os.O_RDONLY | flags)
             except OSError as exc:
-                if exc.errno == errno.EINVAL:
+                if flags and exc.errno == errno.EINVAL:
                     return False
                 raise self._error(chunk, f"{path}: {exc.strerror}") from exc
             try:
@@ -229,7 +229,7 @@ class ChunkFiles:
                         raise self._error(chunk, f"{path} ended at byte {offset + done}")
                     done += n
             except OSError as exc:
-                if exc.errno == errno.EINVAL:
+                if flags and exc.errno == errno.EINVAL:
                     return False
                 raise self._error(chunk, f"{path}: {exc.strerror}") from exc
             finally:
