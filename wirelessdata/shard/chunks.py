@@ -358,10 +358,11 @@ def direct_write(path: str, data: memoryview) -> bool:
         raise
     try:
         buffer = _aligned_buffer()
+        source, staging = np.frombuffer(data, np.uint8), np.frombuffer(buffer, np.uint8)
         written = 0
         while written < len(data):
             n = min(len(buffer), len(data) - written)
-            buffer[:n] = data[written : written + n]
+            staging[:n] = source[written : written + n]  # numpy's copy releases the GIL (a memoryview's holds it)
             done = 0
             while done < n:
                 done += os.write(fd, buffer[done:n])
