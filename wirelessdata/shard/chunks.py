@@ -209,17 +209,11 @@ class ChunkFiles:
         stop = start + rows.shape[0]
         for chunk in range(start // self.chunk, -(-stop // self.chunk)):
             a, b = max(start, chunk * self.chunk), min(stop, (chunk + 1) * self.chunk)
-            path = os.path.join(self.directory, self.encode((chunk,) + (0,) * (self.ndim - 1)))
             try:
-                fd = os.open(path, os.O_RDONLY | flags)
-            except OSError as exc:
-                if flags and exc.errno == errno.EINVAL:
-                    return False
-                raise self._error(chunk, f"{path}: {exc.strerror}") from exc
+                fd, path = self._open(chunk, flags)
+            except OSError:  # EINVAL of flags, raised as it is by _open
+                return False
             try:
-                size = os.fstat(fd).st_size
-                if size != self.chunk_bytes:
-                    raise self._error(chunk, f"{path} holds {size} bytes, not {self.chunk_bytes}")
                 part = rows[a - start : b - start].reshape(-1)
                 offset = (a - chunk * self.chunk) * self.sample_bytes
                 done = 0
@@ -284,24 +278,34 @@ class ChunkFiles:
             if key in _MAPPINGS:
                 _MAPPINGS.move_to_end(key)
                 return _MAPPINGS[key]
-        path = os.path.join(self.directory, self.encode((chunk,) + (0,) * (self.ndim - 1)))
+        fd, _ = self._open(chunk)
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError as exc:
-            raise self._error(chunk, f"{path}: {exc.strerror}") from exc
-        try:
-            size = os.fstat(fd).st_size
-            if size != self.chunk_bytes:
-                raise self._error(chunk, f"{path} holds {size} bytes, not {self.chunk_bytes}")
-            view = np.frombuffer(mmap.mmap(fd, size, prot=mmap.PROT_READ), np.uint8).reshape(self.chunk, -1)
+            view = np.frombuffer(mmap.mmap(fd, self.chunk_bytes, prot=mmap.PROT_READ), np.uint8)
         finally:
             os.close(fd)
+        view = view.reshape(self.chunk, -1)
         with _MAPPINGS_LOCK:
             _MAPPINGS[key] = view
             self._chunks.add(chunk)
             while len(_MAPPINGS) > MAPPED_FILES:
                 _MAPPINGS.popitem(last=False)  # its reader's _chunks may still name it: _unmap skips it then
         return view
+
+    def _open(self, chunk: int, flags: int = 0) -> tuple[int, str]:
+        """``(descriptor, path)`` of ``chunk``'s file opened read-only with ``flags`` added, its size checked: a
+        missing or short file raises :class:`ChunkError`; a filesystem refusing ``flags`` (EINVAL) its OSError."""
+        path = os.path.join(self.directory, self.encode((chunk,) + (0,) * (self.ndim - 1)))
+        try:
+            fd = os.open(path, os.O_RDONLY | flags)
+        except OSError as exc:
+            if flags and exc.errno == errno.EINVAL:
+                raise
+            raise self._error(chunk, f"{path}: {exc.strerror}") from exc
+        size = os.fstat(fd).st_size
+        if size != self.chunk_bytes:
+            os.close(fd)
+            raise self._error(chunk, f"{path} holds {size} bytes, not {self.chunk_bytes}")
+        return fd, path
 
     def _error(self, chunk: int, why: str) -> ChunkError:
         return chunk_error(self.shard, self.name, chunk, self.chunk, self.num_samples, why)
@@ -323,13 +327,14 @@ def write_partial(path: str, data: memoryview, direct: bool = False) -> str:
     """
     partial = f"{path}.{secrets.token_hex(16)}.partial"
     try:
-        try:
-            written = direct and direct_write(partial, data)
-        except FileNotFoundError:  # its folder is made on the first write into it (not stat'ed for every file)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            written = direct and direct_write(partial, data)
-        if not written:
-            _write_file(partial, data)
+        if not (direct and direct_write(partial, data)):
+            fd = _create(partial)
+            try:
+                written = 0
+                while written < len(data):
+                    written += os.write(fd, data[written:])
+            finally:
+                os.close(fd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(partial)
@@ -351,7 +356,7 @@ def direct_write(path: str, data: memoryview) -> bool:
     if not flag or len(data) % DIRECT_ALIGN or not len(data):
         return False
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flag, 0o666)
+        fd = _create(path, flag)
     except OSError as exc:
         if exc.errno == errno.EINVAL:  # a filesystem without O_DIRECT
             return False
@@ -394,19 +399,15 @@ def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return raw[skip : skip + nbytes].view(dtype).reshape(shape)
 
 
-def _write_file(path: str, data: memoryview) -> None:
-    """Write all of ``data`` into a new file at ``path`` (its folders made), through the page cache."""
+def _create(path: str, flags: int = 0) -> int:
+    """A new file at ``path`` opened for writing with ``flags`` added; its folder is made when missing (on the
+    first file written into it, rather than stat'ed for every file)."""
+    mode = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        return os.open(path, mode, 0o666)
     except FileNotFoundError:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    try:
-        written = 0
-        while written < len(data):
-            written += os.write(fd, data[written:])
-    finally:
-        os.close(fd)
+        return os.open(path, mode, 0o666)
 
 
 def publish(staged: list[tuple[str, str]], also: Sequence[str] = ()) -> None:
